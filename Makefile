@@ -1,0 +1,42 @@
+# The two set-up commands are `make demo` and `make test`; each creates or updates .venv itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(EXTRAS)
+EXTRAS ?= postgres,dev,bench
+
+.PHONY: demo test lint typecheck format bench-ingest clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "shoplake needs Python >= 3.11; found " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: venv
+	$(BIN)/shoplake demo
+
+test: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+
+format: venv
+	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+bench-ingest: venv
+	$(BIN)/shoplake bench ingest --scale 1
+
+clean:
+	rm -rf $(VENV) .shoplake .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,186 @@
+"""Typed settings: ``shoplake.toml`` < ``SHOPLAKE_…`` environment < explicit arguments.
+
+Nested keys use a double underscore in the environment: ``SHOPLAKE_SOURCE__URL``,
+``SHOPLAKE_INGEST__BATCH_ROWS``. Every file the platform writes lives under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+WriteStrategy = Literal["cursor", "snapshot"]
+OutputFormat = Literal["text", "json"]
+
+CONFIG_FILE_ENV = "SHOPLAKE_CONFIG"
+DEFAULT_CONFIG_FILE = "shoplake.toml"
+
+
+class SourceSettings(BaseModel):
+    """The operational database shoplake generates into and ingests from."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the source; default: SQLite file <data_dir>/source.db",
+    )
+
+
+class TableIngestSettings(BaseModel):
+    """Per-table ingestion overrides (``[ingest.tables.<name>]`` in shoplake.toml)."""
+
+    strategy: WriteStrategy | None = None
+    cursor: str | None = Field(
+        default=None, description="monotonic or updated-at column for the cursor strategy"
+    )
+    primary_key: list[str] | None = None
+
+
+class IngestSettings(BaseModel):
+    """Batch ingestion from the source into ``bronze``."""
+
+    batch_rows: int = Field(default=250_000, gt=0, description="rows per extracted batch")
+    tables: dict[str, TableIngestSettings] = Field(default_factory=dict)
+
+
+class LakeSettings(BaseModel):
+    """The Iceberg lakehouse: catalog and warehouse."""
+
+    catalog_uri: str | None = Field(
+        default=None, description="SQL catalog URL; default: SQLite <data_dir>/catalog.db"
+    )
+    warehouse: str | None = Field(
+        default=None, description="warehouse location; default: <data_dir>/warehouse"
+    )
+    snapshot_retention_hours: float = Field(
+        default=168.0, ge=0, description="`maintain` expires snapshots older than this"
+    )
+    min_snapshots_to_keep: int = Field(default=1, ge=1)
+    target_file_mb: int = Field(
+        default=128, gt=0, description="`maintain` compacts tables with smaller files"
+    )
+
+
+class QuerySettings(BaseModel):
+    """Ad-hoc read-only SQL over the lakehouse."""
+
+    max_rows: int = Field(default=10_000, gt=0)
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one shoplake platform."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPLAKE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(default=Path(".shoplake"), description="every file shoplake writes")
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    # Derived locations ---------------------------------------------------------------------
+
+    @property
+    def source_url(self) -> str:
+        return self.source.url or f"sqlite:///{self.data_dir / 'source.db'}"
+
+    @property
+    def catalog_uri(self) -> str:
+        return self.lake.catalog_uri or f"sqlite:///{self.data_dir / 'catalog.db'}"
+
+    @property
+    def warehouse(self) -> str:
+        return self.lake.warehouse or (self.data_dir / "warehouse").as_uri()
+
+    @property
+    def tastes_path(self) -> Path:
+        """Latent customer tastes of generated data, kept beside (not in) the source."""
+        return self.data_dir / "source_tastes.parquet"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.data_dir / "locks"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from shoplake.toml, the environment and explicit overrides.
+
+    Overrides whose value is ``None`` are ignored, so CLI options left unset fall through.
+    Nested overrides use dotted names: ``load_settings(**{"source.url": "postgresql://…"})``.
+    """
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return Settings(**nested)
+
+
+_SECRET_KEY = re.compile(r"(password|secret|token|api_key|access_key|credential)", re.I)
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL (``scheme://user:***@host/db``)."""
+    return re.sub(r"(://[^:/@]+:)[^@]+(@)", r"\1***\2", url)
+
+
+def masked(value: Any, key: str = "") -> Any:
+    """Return a copy of a config value with secrets masked, for display and logs."""
+    if isinstance(value, dict):
+        return {k: masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, key) for v in value]
+    if isinstance(value, str):
+        if _SECRET_KEY.search(key) and value:
+            return "***"
+        return mask_url(value)
+    return value
+
+
+def effective_config(settings: Settings) -> dict[str, Any]:
+    """The effective configuration, defaults resolved and secrets masked."""
+    raw = settings.model_dump(mode="json")
+    raw["source"]["url"] = settings.source_url
+    raw["lake"]["catalog_uri"] = settings.catalog_uri
+    raw["lake"]["warehouse"] = settings.warehouse
+    result: dict[str, Any] = masked(raw)
+    return result

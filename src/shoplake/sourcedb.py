@@ -1,0 +1,96 @@
+"""Connections to the operational source database, shared by every stage that touches it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
+
+from shoplake.config import mask_url
+from shoplake.errors import SourceError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL, Engine
+
+
+def parse_url(url: str) -> URL:
+    """Parse a SQLAlchemy URL, with a one-line error naming the bad URL (password masked)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise SourceError(f"invalid source URL {mask_url(url)!r}: {exc}") from None
+
+
+def dialect(url: str) -> str:
+    """The backend name of a source URL: ``sqlite``, ``postgresql``, ``mysql``…"""
+    return parse_url(url).get_backend_name()
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for bare ``postgresql://`` URLs (the driver shoplake installs)."""
+    parsed = parse_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_source_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for the source; errors name the URL with its password masked."""
+    from sqlalchemy import create_engine, event
+
+    normalized = normalize_url(url)
+    try:
+        engine = create_engine(normalized)
+    except ModuleNotFoundError as exc:
+        raise SourceError(
+            f"no driver for {mask_url(url)!r} ({exc.name} missing): "
+            "install shoplake[postgres] for PostgreSQL sources"
+        ) from None
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+def check_connection(engine: Engine, url: str) -> None:
+    """Open and close one connection, turning driver errors into a one-line SourceError."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        raise SourceError(f"cannot connect to source {mask_url(url)!r}: {reason}") from None
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL, or None for other backends and in-memory databases."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    return parsed.database or None
+
+
+def libpq_uri(url: str) -> str:
+    """Turn a SQLAlchemy PostgreSQL URL into a libpq URI (for ADBC), keeping query options."""
+    parsed = parse_url(url)
+    auth = ""
+    if parsed.username:
+        auth = quote(parsed.username, safe="")
+        if parsed.password:
+            auth += ":" + quote(str(parsed.password), safe="")
+        auth += "@"
+    host = parsed.host or ""
+    port = f":{parsed.port}" if parsed.port else ""
+    query = {k: (v if isinstance(v, str) else v[0]) for k, v in parsed.query.items()}
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"postgresql://{auth}{host}{port}/{parsed.database or ''}{suffix}"
