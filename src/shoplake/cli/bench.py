@@ -1,0 +1,37 @@
+"""``shoplake bench``: reproducible benchmarks that write reports (figures, machine, date)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shoplake.cli.main import platform
+from shoplake.cli.output import say
+
+bench_app = typer.Typer(help="Benchmarks that write Markdown reports.", no_args_is_help=True)
+
+
+@bench_app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(min=0.001, help="Generated shop size.")] = 1.0,
+    changes: Annotated[
+        int, typer.Option(min=1, help="Orders placed before the incremental run.")
+    ] = 1000,
+    report: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+        "benchmarks/reports/ingest.md"
+    ),
+    dlt: Annotated[bool, typer.Option(help="Also time dlt as the reference loader.")] = True,
+) -> None:
+    """Full-load rows/s for orderdetails, incremental cost after N changes, dlt as reference."""
+    from shoplake.bench.ingest import run_ingest_benchmark
+
+    settings = platform(ctx).settings
+    path = run_ingest_benchmark(settings, scale=scale, changes=changes, report=report, dlt=dlt)
+    say(f"report written to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench", rich_help_panel="benchmarks")

@@ -1,0 +1,112 @@
+"""The ``shoplake`` command line: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from shoplake.config import CONFIG_FILE_ENV
+from shoplake.errors import ShoplakeError
+
+if TYPE_CHECKING:
+    from shoplake.platform import Platform
+
+app = typer.Typer(
+    name="shoplake",
+    help=(
+        "shoplake — a local-first data platform for product recommendations.\n\n"
+        "The lifecycle, stage by stage: generate (or load) a source database → ingest it into "
+        "the bronze layer of an Iceberg lakehouse → store, maintain and query it. "
+        "Start with `shoplake demo`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Directory for every file shoplake writes [env SHOPLAKE_DATA_DIR; "
+            "default ./.shoplake].",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file [env SHOPLAKE_CONFIG; default ./shoplake.toml].",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    if config is not None:
+        if not config.exists():
+            raise ShoplakeError(f"config file {config} does not exist")
+        os.environ[CONFIG_FILE_ENV] = str(config)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(message)s",
+    )
+    ctx.obj = {"data_dir": data_dir}
+
+
+def platform(ctx: typer.Context, **overrides: Any) -> Platform:
+    """The platform for this invocation, from global options and command overrides."""
+    from shoplake.platform import Platform
+
+    root = ctx.find_root()
+    data_dir = (root.obj or {}).get("data_dir")
+    return Platform(data_dir=data_dir, **overrides)
+
+
+def _register() -> None:
+    from shoplake.cli import bench, config_cmd, demo, lake, pipeline, sources
+
+    for module in (sources, pipeline, lake, config_cmd, demo, bench):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: errors become one line on stderr and exit code 1."""
+    from pydantic import ValidationError
+
+    try:
+        code = app(standalone_mode=False)
+    except ShoplakeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"error: invalid configuration: {problems}", file=sys.stderr)
+        sys.exit(1)
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written is committed", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

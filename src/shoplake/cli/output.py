@@ -1,0 +1,90 @@
+"""Shared terminal output: messages and progress on stderr, data on stdout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from shoplake.ingest.runner import ProgressHook
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    """A human-facing line (stderr, so stdout stays clean for scripts)."""
+    err.print(message)
+
+
+def emit_json(payload: Any) -> None:
+    """Machine-readable output on stdout."""
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} GiB"
+
+
+def print_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None
+) -> None:
+    """Rows as an aligned table on stdout; numbers right-aligned with thousands separators."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    numeric = {c for c in columns if rows and all(isinstance(r.get(c), int | float) for r in rows)}
+    for column in columns:
+        table.add_column(column, justify="right" if column in numeric else "left")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    out.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+@contextmanager
+def ingest_progress(enabled: bool = True) -> Iterator[ProgressHook | None]:
+    """A rich progress bar per table while ingesting (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+
+        def start(table: str, expected: int) -> Any:
+            task = bar.add_task(table, total=expected or None)
+            return lambda rows: bar.advance(task, rows)
+
+        yield start

@@ -1,0 +1,73 @@
+"""Stage 2 command: batch ingestion from the source into bronze."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from shoplake.cli.main import platform
+from shoplake.cli.output import emit_json, ingest_progress, print_table, say
+
+if TYPE_CHECKING:
+    from shoplake.ingest.runner import IngestReport
+
+
+def ingest(
+    ctx: typer.Context,
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Source tables to ingest (default: all).")
+    ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Drop the bronze tables and reload them from scratch."),
+    ] = False,
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Land source changes in bronze.<table>: append-only history with _op, _batch_id.
+
+    Each table is one atomic Iceberg commit holding its rows and its watermark; a re-run
+    with no source change commits nothing. Strategies: `cursor` (rows past a watermark) for
+    tables with a trustworthy cursor, `snapshot` (full extract diffed by key and row hash)
+    for the rest; override per table in shoplake.toml under [ingest.tables.<name>].
+    """
+    plat = platform(ctx)
+    with ingest_progress(progress and output == "text") as hook:
+        report = plat.ingest(tables or None, full_refresh=full_refresh, progress=hook)
+    if output == "json":
+        emit_json([vars(r) for r in report.results])
+    else:
+        print_ingest_report(report)
+    if not report.ok:
+        for result in report.results:
+            if result.error:
+                say(f"[red]error:[/red] {result.error}")
+        raise typer.Exit(1)
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    """The per-table summary of an ingest run."""
+    rows = [
+        {
+            "table": r.table,
+            "strategy": r.strategy,
+            "status": r.status,
+            "inserts": r.inserts,
+            "updates": r.updates,
+            "deletes": r.deletes,
+            "batch": r.batch_id,
+            "watermark": r.watermark,
+            "seconds": round(r.seconds, 2),
+        }
+        for r in report.results
+    ]
+    columns = ["table", "strategy", "status", "inserts", "updates", "deletes", "batch"]
+    print_table(rows, [*columns, "watermark", "seconds"])
+    for r in report.results:
+        for line in r.schema_changes:
+            say(f"schema: {line}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="2 · ingest")(ingest)

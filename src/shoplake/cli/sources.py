@@ -1,0 +1,86 @@
+"""Stage 1 commands: generate a source, simulate change, load the real ClassicModels dump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shoplake.cli.main import platform
+from shoplake.cli.output import emit_json, print_table, say
+
+sources_app = typer.Typer(help="Load real data into the source database.", no_args_is_help=True)
+
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="SQLAlchemy URL of the source database [env SHOPLAKE_SOURCE__URL; default: "
+        "SQLite <data-dir>/source.db], e.g. postgresql://user:pw@host/db.",
+        show_default=False,
+    ),
+]
+
+
+def generate(
+    ctx: typer.Context,
+    scale: Annotated[
+        float, typer.Option(min=0.001, help="1 ≈ 10k customers, 100k orders, 1M order lines.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="Same seed, same contents.")] = 42,
+    source: SourceOption = None,
+) -> None:
+    """Create the ClassicModels schema (plus ratings) and fill it with seeded synthetic data.
+
+    Customers get latent tastes (product lines, vendors, scales, price band) that drive what
+    they order and how they rate; the tastes are saved beside the source, not in it.
+    """
+    plat = platform(ctx, **{"source.url": source})
+    result = plat.generate(scale=scale, seed=seed)
+    rows = [{"table": t, "rows": n} for t, n in result.counts.items()]
+    print_table(rows, ["table", "rows"], title=f"source {plat.settings.source_url}")
+    say(
+        f"generated {sum(result.counts.values()):,} rows in {result.seconds:.1f} s; "
+        f"tastes in {plat.settings.tastes_path}"
+    )
+
+
+def simulate(
+    ctx: typer.Context,
+    orders: Annotated[int, typer.Option(min=0, help="New orders to place.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of this round of changes.")] = 7,
+    source: SourceOption = None,
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
+    """Apply a realistic round of changes to the source, in one transaction.
+
+    New orders with lines and payments, shipments and cancellations, credit-limit and price
+    changes, customers moving, new ratings and re-ratings, and a few deletes.
+    """
+    result = platform(ctx, **{"source.url": source}).simulate(orders=orders, seed=seed)
+    if output == "json":
+        emit_json(result.changes)
+        return
+    print_table([{"change": k, "rows": v} for k, v in result.changes.items()], ["change", "rows"])
+
+
+def load_classicmodels(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The MySQL dump.")],
+    ratings: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Ratings CSV to load into `ratings`."),
+    ] = None,
+    source: SourceOption = None,
+) -> None:
+    """Load the public ClassicModels MySQL dump unchanged into the configured source."""
+    counts = platform(ctx, **{"source.url": source}).load_classicmodels(path, ratings)
+    print_table([{"table": t, "rows": n} for t, n in counts.items()], ["table", "rows"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="1 · generate")(generate)
+    app.command(rich_help_panel="1 · generate")(simulate)
+    sources_app.command("load-classicmodels")(load_classicmodels)
+    app.add_typer(sources_app, name="sources", rich_help_panel="1 · generate")

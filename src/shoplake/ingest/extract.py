@@ -1,0 +1,228 @@
+"""Arrow-native extraction from the source in bounded batches.
+
+Three extractors share one interface: ADBC for SQLite and PostgreSQL (columnar, fast) and
+SQLAlchemy for every other database. Each yields record batches already cast to the bronze
+column types, so every backend produces identical bronze rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pyarrow as pa
+
+from shoplake.config import mask_url
+from shoplake.errors import SourceError
+from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_batch
+from shoplake.sourcedb import create_source_engine, dialect, libpq_uri, sqlite_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.sql import Select
+
+
+@dataclass(frozen=True)
+class CursorRange:
+    """Rows whose cursor column lies between ``low`` and ``high`` (inclusive).
+
+    ``low`` None reads from the start; ``low_inclusive=False`` excludes the low bound.
+    """
+
+    column: str
+    low: Any
+    high: Any
+    low_inclusive: bool = True
+
+
+class Extractor(Protocol):
+    """Reads source tables as Arrow record batches."""
+
+    engine: Engine
+
+    def count(self, table: str, columns: list[SourceColumn], where: CursorRange | None) -> int:
+        """Rows the matching extraction will return."""
+        ...
+
+    def max_value(self, table: str, column: str, low: Any) -> Any:
+        """The largest value of ``column`` (at or above ``low`` when given), or None."""
+        ...
+
+    def batches(
+        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The table's rows (optionally a cursor range) in batches of bronze-typed columns."""
+        ...
+
+
+class SqlAlchemyExtractor:
+    """Portable extraction through SQLAlchemy with server-side cursors where supported."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_source_engine(url)
+
+    def _table(self, table: str, columns: list[SourceColumn]) -> Any:
+        from sqlalchemy import column as sa_column
+        from sqlalchemy import table as sa_table
+
+        return sa_table(table, *(sa_column(c.name) for c in columns))
+
+    def _select(
+        self, table: str, columns: list[SourceColumn], where: CursorRange | None, exprs: list[Any]
+    ) -> Select[Any]:
+        from sqlalchemy import column as sa_column
+        from sqlalchemy import select
+
+        source = self._table(table, columns)
+        query = select(*exprs).select_from(source)
+        if where is not None:
+            cursor: Any = sa_column(where.column)
+            if where.low is not None:
+                above = cursor >= where.low if where.low_inclusive else cursor > where.low
+                query = query.where(above)
+            query = query.where(cursor <= where.high)
+        return query
+
+    def _run(self, query: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(query).scalar()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"source query failed on {mask_url(self.url)!r}: {exc}") from None
+
+    def count(self, table: str, columns: list[SourceColumn], where: CursorRange | None) -> int:
+        from sqlalchemy import func
+
+        return int(self._run(self._select(table, columns, where, [func.count()])) or 0)
+
+    def max_value(self, table: str, column: str, low: Any) -> Any:
+        from sqlalchemy import column as sa_column
+        from sqlalchemy import func, select
+        from sqlalchemy import table as sa_table
+
+        cursor: Any = sa_column(column)
+        query = select(func.max(cursor)).select_from(sa_table(table, cursor))
+        if low is not None:
+            query = query.where(cursor >= low)
+        return self._run(query)
+
+    def batches(
+        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        from sqlalchemy import column as sa_column
+        from sqlalchemy.exc import SQLAlchemyError
+
+        schema = arrow_schema(columns)
+        query = self._select(table, columns, where, [sa_column(c.name) for c in columns])
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True).execute(query)
+                while rows := result.fetchmany(batch_rows):
+                    arrays = [pa.array(list(values)) for values in zip(*rows, strict=True)]
+                    raw = pa.RecordBatch.from_arrays(arrays, names=schema.names)
+                    yield conform_batch(raw, schema, table=table)
+        except SQLAlchemyError as exc:
+            raise SourceError(f"reading source table {table!r} failed: {exc}") from None
+
+
+class SqliteExtractor(SqlAlchemyExtractor):
+    """ADBC's columnar SQLite reader.
+
+    ADBC infers each column's type from the first rows it sees, which breaks on SQLite's
+    dynamic typing (a column NULL at first, text later). Every column is therefore CAST to
+    one storage class and a typed "primer" row is put first, then dropped.
+    """
+
+    @staticmethod
+    def _storage_class(arrow_type: pa.DataType) -> tuple[str, str]:
+        """The SQLite storage class a column is read as, and its typed zero for the primer."""
+        if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
+            return "INTEGER", "0"
+        if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+            return "REAL", "0.0"
+        if pa.types.is_binary(arrow_type):
+            return "BLOB", "X''"
+        return "TEXT", "''"
+
+    def batches(
+        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        import adbc_driver_sqlite
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+        from sqlalchemy import literal_column
+
+        exprs: list[Any] = []
+        primer: list[str] = []
+        quote = self.engine.dialect.identifier_preparer.quote
+        for col in columns:
+            storage, zero = self._storage_class(col.arrow_type)
+            exprs.append(literal_column(f"CAST({quote(col.name)} AS {storage})").label(col.name))
+            primer.append(f"{zero} AS {quote(col.name)}")
+        query = self._select(table, columns, where, exprs)
+        compiled = query.compile(
+            dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        sql = f"SELECT {', '.join(primer)} UNION ALL {compiled}"
+        path = sqlite_path(self.url)
+        if path is None:
+            yield from super().batches(table, columns, where, batch_rows)
+            return
+        schema = arrow_schema(columns)
+        option = adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value
+        try:
+            with adbc_sqlite.connect(path) as conn, conn.cursor() as cur:
+                cur.adbc_statement.set_options(**{option: str(batch_rows)})
+                cur.execute(sql)
+                first = True
+                for batch in cur.fetch_record_batch():
+                    if first:
+                        batch, first = batch.slice(1), False
+                    if batch.num_rows:
+                        raw = pa.RecordBatch.from_arrays(batch.columns, names=schema.names)
+                        yield conform_batch(raw, schema, table=table)
+        except OSError as exc:  # ADBC reports driver errors as OSError subclasses
+            raise SourceError(f"reading source table {table!r} failed: {exc}") from None
+
+
+class PostgresExtractor(SqlAlchemyExtractor):
+    """ADBC's PostgreSQL driver: the server streams COPY binary straight into Arrow."""
+
+    def batches(
+        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        try:
+            import adbc_driver_postgresql.dbapi as adbc_pg
+        except ModuleNotFoundError:
+            yield from super().batches(table, columns, where, batch_rows)
+            return
+        from sqlalchemy import column as sa_column
+
+        query = self._select(table, columns, where, [sa_column(c.name) for c in columns])
+        sql = str(
+            query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        )
+        schema = arrow_schema(columns)
+        try:
+            with adbc_pg.connect(libpq_uri(self.url)) as conn, conn.cursor() as cur:
+                cur.execute(sql)
+                for batch in cur.fetch_record_batch():
+                    for offset in range(0, batch.num_rows, batch_rows):
+                        part = batch.slice(offset, batch_rows)
+                        raw = pa.RecordBatch.from_arrays(part.columns, names=schema.names)
+                        yield conform_batch(raw, schema, table=table)
+        except adbc_pg.Error as exc:
+            raise SourceError(f"reading source table {table!r} failed: {exc}") from None
+
+
+def make_extractor(url: str) -> Extractor:
+    """The fastest extractor available for a source URL."""
+    backend = dialect(url)
+    if backend == "sqlite":
+        return SqliteExtractor(url)
+    if backend == "postgresql":
+        return PostgresExtractor(url)
+    return SqlAlchemyExtractor(url)

@@ -1,0 +1,250 @@
+"""Batch ingestion of source tables into bronze, one atomic Iceberg commit per table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from shoplake.errors import ShoplakeError
+from shoplake.ingest.bronze import (
+    INGESTED_AT,
+    OP,
+    bronze_columns,
+    bronze_name,
+    create_bronze,
+    plan_schema,
+    write_schema,
+)
+from shoplake.ingest.changes import (
+    ChangeSet,
+    TableJob,
+    Tick,
+    cursor_changes,
+    new_duckdb,
+    op_counts,
+    snapshot_changes,
+)
+from shoplake.ingest.columns import list_source_tables, reflect_columns
+from shoplake.ingest.extract import Extractor, make_extractor
+from shoplake.ingest.locks import table_lock
+from shoplake.ingest.specs import TableSpec, resolve_spec
+from shoplake.lake.state import STATE_PROPERTY, IngestState, display_watermark, read_state
+from shoplake.sourcedb import check_connection
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+    from shoplake.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: Called with (table, expected rows) when a table starts extracting; returns a row counter.
+ProgressHook = Callable[[str, int], Tick]
+Status = Literal["loaded", "unchanged", "failed"]
+
+
+@dataclass
+class TableResult:
+    """What one table's ingest did."""
+
+    table: str
+    strategy: str
+    status: Status
+    rows: int = 0
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    batch_id: int | None = None
+    watermark: str = ""
+    seconds: float = 0.0
+    schema_changes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """Every table's result, in the order they ran."""
+
+    results: list[TableResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != "failed" for r in self.results)
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.results)
+
+
+def ingest(
+    settings: Settings,
+    catalog: Catalog,
+    tables: list[str] | None = None,
+    *,
+    full_refresh: bool = False,
+    progress: ProgressHook | None = None,
+) -> IngestReport:
+    """Ingest the named source tables (default: all of them) into bronze.
+
+    A table that fails (unreachable, schema drift, bad values) writes nothing and is reported;
+    the others still ingest.
+    """
+    extractor = make_extractor(settings.source_url)
+    check_connection(extractor.engine, settings.source_url)
+    names = tables or list_source_tables(extractor.engine)
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+    results = []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            with table_lock(settings.locks_dir, bronze_name(name)):
+                result = _ingest_table(
+                    settings,
+                    catalog,
+                    extractor,
+                    name,
+                    full_refresh=full_refresh,
+                    run_id=run_id,
+                    progress=progress,
+                )
+        except ShoplakeError as exc:
+            result = TableResult(name, "", "failed", error=str(exc))
+        except Exception as exc:  # keep going: one table's bug must not stop the others
+            log.exception("ingest of %s failed", name)
+            result = TableResult(name, "", "failed", error=f"{name}: {type(exc).__name__}: {exc}")
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+    return IngestReport(results)
+
+
+def _open_bronze(catalog: Catalog, name: str, columns: list[Any], full_refresh: bool) -> Table:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    identifier = bronze_name(name)
+    if full_refresh:
+        # Dropping first is safe: the state lives in the table, so a crash before the reload
+        # commits leaves no table (or an empty one) and the next run loads everything again.
+        catalog.drop_table(identifier) if catalog.table_exists(identifier) else None
+    try:
+        return catalog.load_table(identifier)
+    except NoSuchTableError:
+        return create_bronze(catalog, name, columns)
+
+
+def _ingest_table(
+    settings: Settings,
+    catalog: Catalog,
+    extractor: Extractor,
+    name: str,
+    *,
+    full_refresh: bool,
+    run_id: str,
+    progress: ProgressHook | None,
+) -> TableResult:
+    source_columns = reflect_columns(extractor.engine, name)
+    spec = resolve_spec(name, source_columns, extractor.engine, settings.ingest)
+    bronze = _open_bronze(catalog, name, source_columns, full_refresh)
+    plan = plan_schema(name, source_columns, bronze_columns(bronze))
+    for line in plan.describe(name):
+        log.warning(line)
+    state = read_state(bronze) or IngestState()
+    if (state.strategy, state.cursor) != (spec.strategy, spec.cursor):
+        state.watermark = None  # a watermark only means something for the cursor it tracks
+    settings.data_dir.joinpath("tmp").mkdir(parents=True, exist_ok=True)
+    con = new_duckdb(str(settings.data_dir / "tmp"))
+    try:
+
+        def open_progress(expected: int) -> Tick:
+            return progress(name, expected) if progress else (lambda _n: None)
+
+        job = TableJob(
+            extractor, bronze, name, plan.write_columns, spec.primary_key,
+            settings.ingest.batch_rows, con, open_progress,
+        )  # fmt: skip
+        changes = _detect(job, spec, state)
+        result = TableResult(name, spec.strategy, "unchanged", schema_changes=plan.describe(name))
+        if changes is None:
+            if plan.changes_schema:
+                with bronze.transaction() as tx:
+                    plan.apply(tx)
+            result.batch_id, result.watermark = state.batch_id, display_watermark(state.watermark)
+            return result
+        new_state = IngestState(
+            batch_id=state.batch_id + 1,
+            strategy=spec.strategy,
+            cursor=spec.cursor,
+            watermark=changes.watermark,
+            primary_key=spec.primary_key,
+        )
+        counts = _commit(bronze, plan, changes, new_state, run_id)
+    finally:
+        con.close()
+    result.status = "loaded"
+    result.inserts, result.updates, result.deletes = (
+        counts.get("insert", 0),
+        counts.get("update", 0),
+        counts.get("delete", 0),
+    )
+    result.rows = sum(counts.values())
+    result.batch_id, result.watermark = new_state.batch_id, display_watermark(changes.watermark)
+    return result
+
+
+def _detect(job: TableJob, spec: TableSpec, state: IngestState) -> ChangeSet | None:
+    """Find the rows to land: by cursor when a watermark (or an empty bronze) allows it."""
+    if spec.cursor and (state.watermark is not None or job.bronze.current_snapshot() is None):
+        return cursor_changes(job, spec.cursor, state.watermark)
+    # Snapshot strategy, or a cursor table whose history predates its watermark: diff the
+    # whole table once; a cursor table then continues from the cursor's value before the diff.
+    high = job.extractor.max_value(spec.name, spec.cursor, None) if spec.cursor else None
+    changes = snapshot_changes(job)
+    changes.watermark = high
+    if changes.expected_rows == 0 and high == state.watermark:
+        return None
+    return changes
+
+
+def _commit(
+    bronze: Table, plan: Any, changes: ChangeSet, state: IngestState, run_id: str
+) -> dict[str, int]:
+    """Append the changes, the schema evolution and the new state in one Iceberg commit."""
+    schema = write_schema(plan.write_columns)
+    ingested_at = pa.scalar(dt.datetime.now(dt.UTC), type=schema.field(INGESTED_AT).type)
+    counts: dict[str, int] = {}
+
+    def with_meta() -> Iterator[pa.RecordBatch]:
+        for batch in changes.batches:
+            if not batch.num_rows:
+                continue
+            for op, n in op_counts(batch).items():
+                counts[op] = counts.get(op, 0) + n
+            rows = batch.num_rows
+            arrays = [batch.column(c.name).cast(c.arrow_type) for c in plan.write_columns]
+            arrays += [
+                batch.column(OP),
+                pa.nulls(rows, ingested_at.type).fill_null(ingested_at),
+                pa.nulls(rows, pa.int64()).fill_null(state.batch_id),
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    summary = {
+        "shoplake.run-id": run_id,
+        "shoplake.batch-id": str(state.batch_id),
+        "shoplake.strategy": state.strategy,
+        "shoplake.watermark": display_watermark(state.watermark),
+    }
+    with bronze.transaction() as tx:
+        plan.apply(tx)
+        tx.append(
+            pa.RecordBatchReader.from_batches(schema, with_meta()), snapshot_properties=summary
+        )
+        tx.set_properties({STATE_PROPERTY: state.to_json(), "shoplake.last-run-id": run_id})
+    return counts

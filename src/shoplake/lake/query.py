@@ -1,0 +1,135 @@
+"""Read-only SQL over lakehouse tables with DuckDB.
+
+Tables are addressed as ``bronze.orders``, ``silver.customers``, ``gold.fact_orders``. Only a
+single SELECT (or WITH … SELECT) statement is accepted; the DuckDB connection is then locked
+with external access disabled, so no file, URL or extension can be read, written or loaded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shoplake.errors import QueryError, QueryRefusedError, TableNotFoundError
+from shoplake.lake.catalog import NAMESPACES, list_tables
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    from pyiceberg.catalog import Catalog
+
+_ALLOWED_STATEMENTS = {"SELECT"}
+
+
+@dataclass
+class QueryResult:
+    """Rows of a query (at most ``max_rows``) and whether more were cut off."""
+
+    table: pa.Table
+    truncated: bool
+    seconds: float
+
+
+def check_read_only(sql: str) -> str:
+    """Return the single statement in ``sql`` or raise QueryRefusedError saying why not."""
+    import duckdb
+
+    text = sql.strip().rstrip(";").strip()
+    if not text:
+        raise QueryRefusedError("empty query: give one SELECT statement")
+    try:
+        statements = duckdb.connect().extract_statements(text)
+    except duckdb.Error as exc:
+        raise QueryError(f"cannot parse query: {_first_line(exc)}") from None
+    if len(statements) != 1:
+        raise QueryRefusedError(
+            f"refused: {len(statements)} statements; only a single read-only SELECT is allowed"
+        )
+    kind = str(statements[0].type).rsplit(".", 1)[-1]
+    if kind not in _ALLOWED_STATEMENTS:
+        raise QueryRefusedError(
+            f"refused: {kind} statement; only a single read-only SELECT is allowed"
+        )
+    return text
+
+
+def referenced_tables(sql: str) -> set[str]:
+    """Lakehouse tables (``namespace.table``) a query names."""
+    import duckdb
+
+    names = set()
+    for raw in duckdb.get_table_names(sql, qualified=True):
+        name = raw.split(" AS ")[0].replace('"', "").strip()
+        if name.split(".")[0] in NAMESPACES and name.count(".") == 1:
+            names.add(name)
+    return names
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _locked_connection(catalog: Catalog, tables: set[str]) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    known = set(list_tables(catalog))
+    con = duckdb.connect()
+    for namespace in NAMESPACES:
+        con.execute(f'CREATE SCHEMA "{namespace}"')
+    for name in sorted(tables):
+        if name not in known:
+            listing = ", ".join(sorted(known)) or "none yet — run `shoplake ingest`"
+            raise TableNotFoundError(f"no lakehouse table {name!r} (tables: {listing})")
+        namespace, table = name.split(".")
+        con.register(f"__{namespace}__{table}", catalog.load_table(name).scan().to_arrow())
+        con.execute(
+            f'CREATE VIEW "{namespace}"."{table}" AS SELECT * FROM "__{namespace}__{table}"'
+        )
+    con.execute("SET enable_external_access = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def run_query(catalog: Catalog, sql: str, *, max_rows: int) -> QueryResult:
+    """Run one read-only statement over the lakehouse and return up to ``max_rows`` rows."""
+    import duckdb
+
+    text = check_read_only(sql)
+    started = time.perf_counter()
+    con = _locked_connection(catalog, referenced_tables(text))
+    try:
+        reader = con.sql(text).to_arrow_reader(min(max_rows + 1, 100_000))
+        batches, rows = [], 0
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows > max_rows:
+                break
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {_first_line(exc)}") from None
+    finally:
+        con.close()
+    import pyarrow as pa
+
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    return QueryResult(table.slice(0, max_rows), rows > max_rows, time.perf_counter() - started)
+
+
+def rows_as_json(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as JSON-ready objects (dates and timestamps as ISO strings, bytes as hex)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):  # a JSON number when a float carries it exactly
+            return float(value) if Decimal(repr(float(value))) == value else str(value)
+        if isinstance(value, dt.date | dt.datetime | dt.time):
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return value.hex()
+        return value
+
+    return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]

@@ -1,0 +1,127 @@
+"""The facade every front end calls: it owns the settings and the backends, and delegates.
+
+No stage logic lives here; each method wires configuration into one stage's function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoplake.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyiceberg.catalog import Catalog
+
+    from shoplake.generate.simulate import SimulateResult
+    from shoplake.generate.synthetic import GenerateResult
+    from shoplake.ingest.runner import IngestReport, ProgressHook
+    from shoplake.lake.maintenance import MaintenanceResult
+    from shoplake.lake.query import QueryResult
+    from shoplake.lake.stats import TableStats
+
+
+class Platform:
+    """One shoplake installation: a source, a lakehouse and the pipelines between them."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or load_settings(**overrides)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        from shoplake.lake.catalog import open_catalog
+
+        return open_catalog(self.settings)
+
+    # Stage 1: sources ------------------------------------------------------------------------
+
+    def generate(
+        self, *, scale: float, seed: int, progress: Callable[[str, int], None] | None = None
+    ) -> GenerateResult:
+        """Create the source schema and fill it with seeded synthetic data."""
+        from shoplake.generate.synthetic import generate
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return generate(
+            self.settings.source_url,
+            scale=scale,
+            seed=seed,
+            tastes_path=self.settings.tastes_path,
+            progress=progress,
+        )
+
+    def simulate(self, *, orders: int, seed: int) -> SimulateResult:
+        """Apply a realistic round of changes to the source."""
+        from shoplake.generate.simulate import simulate
+
+        tastes = self.settings.tastes_path
+        return simulate(
+            self.settings.source_url,
+            orders=orders,
+            seed=seed,
+            tastes_path=tastes if tastes.exists() else None,
+        )
+
+    def load_classicmodels(self, dump: Path, ratings_csv: Path | None = None) -> dict[str, int]:
+        """Load the public ClassicModels MySQL dump (and optionally its ratings) unchanged."""
+        from shoplake.generate.classicmodels import load_classicmodels, load_ratings_csv
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        counts = load_classicmodels(self.settings.source_url, dump)
+        if ratings_csv is not None:
+            counts["ratings"] = load_ratings_csv(self.settings.source_url, ratings_csv)
+        return counts
+
+    # Stage 2: ingest -------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        tables: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        progress: ProgressHook | None = None,
+    ) -> IngestReport:
+        """Land source changes in bronze, one atomic commit per table."""
+        from shoplake.ingest.runner import ingest
+
+        return ingest(
+            self.settings, self.catalog, tables, full_refresh=full_refresh, progress=progress
+        )
+
+    # Stage 3: store --------------------------------------------------------------------------
+
+    def tables(self) -> list[TableStats]:
+        """Every lakehouse table with rows, files, bytes, snapshots and watermark."""
+        from shoplake.lake.stats import all_table_stats
+
+        return all_table_stats(self.catalog)
+
+    def maintain(
+        self, tables: list[str] | None = None, *, orphan_min_age_seconds: float = 3600.0
+    ) -> list[MaintenanceResult]:
+        """Compact small files, expire old snapshots and remove orphaned files."""
+        from shoplake.lake.catalog import list_tables, load_table
+        from shoplake.lake.maintenance import maintain_table
+
+        lake = self.settings.lake
+        return [
+            maintain_table(
+                name,
+                load_table(self.catalog, name),
+                target_bytes=lake.target_file_mb * 1024 * 1024,
+                retention=dt.timedelta(hours=lake.snapshot_retention_hours),
+                keep_snapshots=lake.min_snapshots_to_keep,
+                orphan_min_age_seconds=orphan_min_age_seconds,
+            )
+            for name in (tables or list_tables(self.catalog))
+        ]
+
+    def query(self, sql: str, *, max_rows: int | None = None) -> QueryResult:
+        """Run one read-only SQL statement over the lakehouse."""
+        from shoplake.lake.query import run_query
+
+        return run_query(self.catalog, sql, max_rows=max_rows or self.settings.query.max_rows)
