@@ -52,8 +52,9 @@ def create_source_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # No WAL: ADBC reads SQLite through its own copy of the library, and two copies in
+            # one process must not share a WAL index (the second sees "disk I/O error").
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 

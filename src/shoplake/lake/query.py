@@ -39,7 +39,7 @@ def check_read_only(sql: str) -> str:
     if not text:
         raise QueryRefusedError("empty query: give one SELECT statement")
     try:
-        statements = duckdb.connect().extract_statements(text)
+        statements = locked_connection().extract_statements(text)
     except duckdb.Error as exc:
         raise QueryError(f"cannot parse query: {_first_line(exc)}") from None
     if len(statements) != 1:
@@ -54,12 +54,14 @@ def check_read_only(sql: str) -> str:
     return text
 
 
-def referenced_tables(sql: str) -> set[str]:
-    """Lakehouse tables (``namespace.table``) a query names."""
-    import duckdb
+def referenced_tables(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """Lakehouse tables (``namespace.table``) a query names.
 
+    Binding a query can already run table functions (``glob``, ``read_csv``), so this must
+    only be called on a connection whose external access is already disabled.
+    """
     names = set()
-    for raw in duckdb.get_table_names(sql, qualified=True):
+    for raw in con.get_table_names(sql, qualified=True):
         name = raw.split(" AS ")[0].replace('"', "").strip()
         if name.split(".")[0] in NAMESPACES and name.count(".") == 1:
             names.add(name)
@@ -70,11 +72,21 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _locked_connection(catalog: Catalog, tables: set[str]) -> duckdb.DuckDBPyConnection:
+def locked_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read no file, URL or extension, and cannot be unlocked."""
     import duckdb
 
-    known = set(list_tables(catalog))
     con = duckdb.connect()
+    con.execute("SET enable_external_access = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def _expose_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: set[str]) -> None:
+    """Make lakehouse tables readable as ``namespace.table`` views over Arrow scans."""
+    known = set(list_tables(catalog))
     for namespace in NAMESPACES:
         con.execute(f'CREATE SCHEMA "{namespace}"')
     for name in sorted(tables):
@@ -86,11 +98,6 @@ def _locked_connection(catalog: Catalog, tables: set[str]) -> duckdb.DuckDBPyCon
         con.execute(
             f'CREATE VIEW "{namespace}"."{table}" AS SELECT * FROM "__{namespace}__{table}"'
         )
-    con.execute("SET enable_external_access = false")
-    con.execute("SET autoinstall_known_extensions = false")
-    con.execute("SET autoload_known_extensions = false")
-    con.execute("SET lock_configuration = true")
-    return con
 
 
 def run_query(catalog: Catalog, sql: str, *, max_rows: int) -> QueryResult:
@@ -99,8 +106,9 @@ def run_query(catalog: Catalog, sql: str, *, max_rows: int) -> QueryResult:
 
     text = check_read_only(sql)
     started = time.perf_counter()
-    con = _locked_connection(catalog, referenced_tables(text))
+    con = locked_connection()
     try:
+        _expose_tables(con, catalog, referenced_tables(con, text))
         reader = con.sql(text).to_arrow_reader(min(max_rows + 1, 100_000))
         batches, rows = [], 0
         for batch in reader:
