@@ -123,6 +123,7 @@ class SchemaPlan:
         with tx.update_schema() as update:
             for column in self.added:
                 update.add_column(column.name, iceberg_type(column.arrow_type))
+                update.move_before(column.name, OP)  # keep the change columns last
             for column, _old in self.promoted:
                 update.update_column(column.name, field_type=iceberg_type(column.arrow_type))
 

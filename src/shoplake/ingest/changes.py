@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from shoplake.errors import IngestError
 from shoplake.ingest.bronze import BATCH_ID, OP
-from shoplake.ingest.columns import SourceColumn, arrow_schema
+from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_column
 from shoplake.ingest.extract import CursorRange, Extractor
 
 if TYPE_CHECKING:
@@ -211,7 +211,8 @@ def cursor_changes(job: TableJob, cursor: str, watermark: Any) -> ChangeSet | No
     if watermark is not None and has_history:
         on_mark = CursorRange(cursor, watermark, watermark)
         _load(con, "src", schema, extractor.batches(table, columns, on_mark, batch_rows))
-        _latest_bronze(con, bronze, columns, key, EqualTo(cursor, watermark))  # type: ignore[call-arg, arg-type]
+        on_watermark = EqualTo(cursor, _as_bronze_value(watermark, columns, cursor, table))  # type: ignore[call-arg, arg-type]
+        _latest_bronze(con, bronze, columns, key, on_watermark)
         keys = " AND ".join(f"s.{quote(k)} = c.{quote(k)}" for k in key)
         same = f"{keys} AND {row_hash_sql(columns, 's')} = {row_hash_sql(columns, 'c')}"
         fresh = con.sql(
@@ -242,6 +243,12 @@ def cursor_changes(job: TableJob, cursor: str, watermark: Any) -> ChangeSet | No
     else:
         batches = _with_upsert_ops(job, schema, _counted(rows(), tick))
     return ChangeSet(batches=batches, expected_rows=expected, watermark=high)
+
+
+def _as_bronze_value(value: Any, columns: list[SourceColumn], name: str, table: str) -> Any:
+    """A watermark in the source's own form (SQLite returns text) as bronze's Python value."""
+    (column,) = [c for c in columns if c.name == name]
+    return conform_column(pa.array([value]), column.arrow_type, table=table, column=name)[0].as_py()
 
 
 def _with_upsert_ops(
