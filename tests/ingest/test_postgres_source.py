@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 from shoplake.platform import Platform
-from tests.ingest.conftest import SOURCE_TABLES, copy_sqlite
+from tests.ingest.conftest import SOURCE_TABLES
 from tests.support.lakehouse import bronze_rows, bronze_table
 
 pytestmark = pytest.mark.integration
 
 
 def test_postgres_and_sqlite_sources_give_identical_bronze(
-    tmp_path: Path, generated_source: Path, fresh_postgres_db: str
+    tmp_path: Path, fresh_postgres_db: str
 ) -> None:
     lite = Platform(data_dir=tmp_path / "sqlite")
-    copy_sqlite(generated_source, lite.settings.data_dir / "source.db")
+    lite.generate(scale=0.01, seed=42)
     pg = Platform(data_dir=tmp_path / "pg", **{"source.url": fresh_postgres_db})
     pg.generate(scale=0.01, seed=42)
 
