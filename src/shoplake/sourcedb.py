@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -9,7 +11,7 @@ from shoplake.config import mask_url
 from shoplake.errors import SourceError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
 
 def parse_url(url: str) -> URL:
@@ -95,3 +97,17 @@ def libpq_uri(url: str) -> str:
     query = {k: (v if isinstance(v, str) else v[0]) for k, v in parsed.query.items()}
     suffix = f"?{urlencode(query)}" if query else ""
     return f"postgresql://{auth}{host}{port}/{parsed.database or ''}{suffix}"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One connection in one write transaction, committed at the end, rolled back on error.
+
+    SQLite gets an explicit ``BEGIN IMMEDIATE``: DDL joins the transaction and the write lock
+    is taken before anything is read.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+        conn.commit()

@@ -40,7 +40,8 @@ from shoplake.generate.tastes import (
     pair_utility,
     standardized,
 )
-from shoplake.generate.writer import bulk_insert, source_table, write_transaction
+from shoplake.generate.writer import bulk_insert, source_table
+from shoplake.sourcedb import write_transaction
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -33,8 +33,8 @@ from shoplake.generate.writer import (
     bulk_insert,
     fresh_schema,
     source_table,
-    write_transaction,
 )
+from shoplake.sourcedb import write_transaction
 
 if TYPE_CHECKING:
     from collections.abc import Callable

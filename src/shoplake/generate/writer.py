@@ -39,20 +39,6 @@ def unscaled(array: pa.Array) -> np.ndarray:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One connection in one write transaction, committed at the end, rolled back on error.
-
-    SQLite gets an explicit ``BEGIN IMMEDIATE``: DDL joins the transaction and the write lock
-    is taken before anything is read.
-    """
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
-        conn.commit()
-
-
-@contextmanager
 def fresh_schema(conn: Connection) -> Iterator[None]:
     """Drop and create shoplake's source tables around a bulk load in ``conn``'s transaction.
 

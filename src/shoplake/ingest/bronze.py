@@ -30,6 +30,7 @@ META_FIELDS: tuple[pa.Field, ...] = (
     pa.field(BATCH_ID, pa.int64()),
 )
 META_NAMES = frozenset(f.name for f in META_FIELDS)
+ROW_GROUP_ROWS = 131_072
 
 
 def bronze_name(table: str) -> str:
@@ -174,5 +175,10 @@ def create_bronze(catalog: Catalog, table: str, columns: list[SourceColumn]) -> 
     return catalog.create_table(
         bronze_name(table),
         schema=write_schema(columns),
-        properties={"shoplake.layer": "bronze", "shoplake.source-table": table},
+        properties={
+            "shoplake.layer": "bronze",
+            "shoplake.source-table": table,
+            # Small row groups let a filtered read (rows on a watermark) skip by statistics.
+            "write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
+        },
     )

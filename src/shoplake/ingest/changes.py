@@ -20,6 +20,7 @@ from shoplake.errors import IngestError
 from shoplake.ingest.bronze import BATCH_ID, OP
 from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_column
 from shoplake.ingest.extract import CursorRange, Extractor
+from shoplake.lake.expressions import equals, one_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,6 +43,13 @@ class TableJob:
     batch_rows: int
     con: duckdb.DuckDBPyConnection
     open_progress: OpenProgress
+
+    def batches(self, where: CursorRange | None) -> Iterator[pa.RecordBatch]:
+        """Extract the table's rows (optionally a cursor range) as bronze-typed batches."""
+        return self.extractor.batches(self.table, self.columns, where, self.batch_rows)
+
+    def count(self, where: CursorRange | None) -> int:
+        return self.extractor.count(self.table, self.columns, where)
 
 
 @dataclass
@@ -144,41 +152,33 @@ def _check_unique(con: duckdb.DuckDBPyConnection, table: str, key: list[str]) ->
 
 def snapshot_changes(job: TableJob) -> ChangeSet:
     """Full extract diffed against bronze's latest versions."""
-    extractor, bronze, table, columns, key, batch_rows, con = (
-        job.extractor,
-        job.bronze,
-        job.table,
-        job.columns,
-        job.key,
-        job.batch_rows,
-        job.con,
-    )
-    schema = arrow_schema(columns)
-    tick = job.open_progress(extractor.count(table, columns, None))
-    _load(con, "src", schema, _counted(extractor.batches(table, columns, None, batch_rows), tick))
-    _check_unique(con, table, key)
-    if bronze.current_snapshot() is None:
-        con.execute("CREATE OR REPLACE TABLE cur AS SELECT * FROM src LIMIT 0")
+    schema = arrow_schema(job.columns)
+    tick = job.open_progress(job.count(None))
+    _load(job.con, "src", schema, _counted(job.batches(None), tick))
+    _check_unique(job.con, job.table, job.key)
+    if job.bronze.current_snapshot() is None:
+        job.con.execute("CREATE OR REPLACE TABLE cur AS SELECT * FROM src LIMIT 0")
     else:
-        _latest_bronze(con, bronze, columns, key)
-    on = " AND ".join(f"s.{quote(k)} = c.{quote(k)}" for k in key)
-    first = quote(key[0])
-    cols = ", ".join(quote(c.name) for c in columns)
-    con.execute(
+        _latest_bronze(job.con, job.bronze, job.columns, job.key)
+    on = " AND ".join(f"s.{quote(k)} = c.{quote(k)}" for k in job.key)
+    first = quote(job.key[0])
+    cols = ", ".join(quote(c.name) for c in job.columns)
+    differs = f"{row_hash_sql(job.columns, 's')} <> {row_hash_sql(job.columns, 'c')}"
+    job.con.execute(
         f"CREATE OR REPLACE TABLE changes AS "
         f"SELECT s.*, CASE WHEN c.{first} IS NULL THEN 'insert' ELSE 'update' END AS {OP} "
         f"FROM src s LEFT JOIN cur c ON {on} "
-        f"WHERE c.{first} IS NULL OR {row_hash_sql(columns, 's')} <> {row_hash_sql(columns, 'c')} "
+        f"WHERE c.{first} IS NULL OR {differs} "
         f"UNION ALL SELECT {cols}, 'delete' AS {OP} FROM cur c "
         f"WHERE NOT EXISTS (SELECT 1 FROM src s WHERE {on})"
     )
-    counts = dict(con.execute(f"SELECT {OP}, count(*) FROM changes GROUP BY ALL").fetchall())
+    counts = dict(job.con.execute(f"SELECT {OP}, count(*) FROM changes GROUP BY ALL").fetchall())
     total = sum(counts.values())
-    keys = ", ".join(quote(k) for k in key)
+    keys = ", ".join(quote(k) for k in job.key)
     out_schema = schema.append(pa.field(OP, pa.string()))
-    result = con.sql(f"SELECT * FROM changes ORDER BY {keys}")
+    result = job.con.sql(f"SELECT * FROM changes ORDER BY {keys}")
     batches = (
-        batch.cast(out_schema) for batch in result.to_arrow_reader(batch_rows) if batch.num_rows
+        batch.cast(out_schema) for batch in result.to_arrow_reader(job.batch_rows) if batch.num_rows
     )
     return ChangeSet(
         batches=batches,
@@ -191,39 +191,29 @@ def snapshot_changes(job: TableJob) -> ChangeSet:
 
 def cursor_changes(job: TableJob, cursor: str, watermark: Any) -> ChangeSet | None:
     """Rows at or past the watermark, or None when nothing changed since it."""
-    extractor, bronze, table, columns, key, batch_rows, con = (
-        job.extractor,
-        job.bronze,
-        job.table,
-        job.columns,
-        job.key,
-        job.batch_rows,
-        job.con,
-    )
-    from pyiceberg.expressions import EqualTo
-
-    schema = arrow_schema(columns)
-    high = extractor.max_value(table, cursor, watermark)
+    schema = arrow_schema(job.columns)
+    high = job.extractor.max_value(job.table, cursor, watermark)
     if high is None:
         return None
-    has_history = bronze.current_snapshot() is not None
+    has_history = job.bronze.current_snapshot() is not None
     boundary: list[pa.RecordBatch] = []
     if watermark is not None and has_history:
         on_mark = CursorRange(cursor, watermark, watermark)
-        _load(con, "src", schema, extractor.batches(table, columns, on_mark, batch_rows))
-        on_watermark = EqualTo(cursor, _as_bronze_value(watermark, columns, cursor, table))  # type: ignore[call-arg, arg-type]
-        _latest_bronze(con, bronze, columns, key, on_watermark)
-        keys = " AND ".join(f"s.{quote(k)} = c.{quote(k)}" for k in key)
-        same = f"{keys} AND {row_hash_sql(columns, 's')} = {row_hash_sql(columns, 'c')}"
-        fresh = con.sql(
+        _load(job.con, "src", schema, job.batches(on_mark))
+        typed_mark = _as_bronze_value(watermark, job.columns, cursor, job.table)
+        on_watermark = equals(cursor, typed_mark)
+        _latest_bronze(job.con, job.bronze, job.columns, job.key, on_watermark)
+        keys = " AND ".join(f"s.{quote(k)} = c.{quote(k)}" for k in job.key)
+        same = f"{keys} AND {row_hash_sql(job.columns, 's')} = {row_hash_sql(job.columns, 'c')}"
+        fresh = job.con.sql(
             f"SELECT s.* FROM src s WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE {same})"
         )
-        boundary = [b.cast(schema) for b in fresh.to_arrow_reader(batch_rows) if b.num_rows]
+        boundary = [b.cast(schema) for b in fresh.to_arrow_reader(job.batch_rows) if b.num_rows]
     past_mark = watermark is not None and high == watermark
     after = (
         None if past_mark else CursorRange(cursor, watermark, high, low_inclusive=watermark is None)
     )
-    expected = extractor.count(table, columns, after) if after is not None else 0
+    expected = job.count(after) if after is not None else 0
     expected += sum(b.num_rows for b in boundary)
     if expected == 0:
         return None
@@ -232,9 +222,9 @@ def cursor_changes(job: TableJob, cursor: str, watermark: Any) -> ChangeSet | No
     def rows() -> Iterator[pa.RecordBatch]:
         yield from boundary
         if after is not None:
-            yield from extractor.batches(table, columns, after, batch_rows)
+            yield from job.batches(after)
 
-    appends_only = cursor in key or not has_history
+    appends_only = cursor in job.key or not has_history
     if appends_only:
         batches: Iterator[pa.RecordBatch] = (
             b.append_column(OP, pa.nulls(b.num_rows, pa.string()).fill_null("insert"))
@@ -251,24 +241,32 @@ def _as_bronze_value(value: Any, columns: list[SourceColumn], name: str, table: 
     return conform_column(pa.array([value]), column.arrow_type, table=table, column=name)[0].as_py()
 
 
+#: Above this many distinct keys, bronze is read whole instead of through an IN filter.
+MAX_KEY_FILTER = 10_000
+
+
 def _with_upsert_ops(
     job: TableJob, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
-    """Mark each row insert or update by whether bronze already holds a live version."""
+    """Mark each row insert or update by whether bronze already holds a live version.
+
+    The incoming rows (as many as changed) are staged first, so bronze is read only for
+    their keys rather than whole.
+    """
     con, key = job.con, job.key
-    key_columns = [c for c in job.columns if c.name in key]
-    _latest_bronze(con, job.bronze, key_columns, key)
-    on = " AND ".join(f"b.{quote(k)} = c.{quote(k)}" for k in key)
+    _load(con, "incoming", schema, batches)
     first = quote(key[0])
+    values = [row[0] for row in con.execute(f"SELECT DISTINCT {first} FROM incoming").fetchall()]
+    key_filter = one_of(key[0], values) if len(values) <= MAX_KEY_FILTER else None
+    key_columns = [c for c in job.columns if c.name in key]
+    _latest_bronze(con, job.bronze, key_columns, key, key_filter)
+    on = " AND ".join(f"i.{quote(k)} = c.{quote(k)}" for k in key)
     out_schema = schema.append(pa.field(OP, pa.string()))
-    for batch in batches:
-        con.register("batch", batch)
-        marked = con.sql(
-            f"SELECT b.*, CASE WHEN c.{first} IS NULL THEN 'insert' ELSE 'update' END AS {OP} "
-            f"FROM batch b LEFT JOIN cur c ON {on}"
-        ).to_arrow_table()
-        con.unregister("batch")
-        yield from (b.cast(out_schema) for b in marked.to_batches())
+    marked = con.sql(
+        f"SELECT i.*, CASE WHEN c.{first} IS NULL THEN 'insert' ELSE 'update' END AS {OP} "
+        f"FROM incoming i LEFT JOIN cur c ON {on}"
+    )
+    yield from (b.cast(out_schema) for b in marked.to_arrow_reader(job.batch_rows) if b.num_rows)
 
 
 def op_counts(batch: pa.RecordBatch) -> dict[str, int]:
