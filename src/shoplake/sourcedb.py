@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -63,9 +64,20 @@ def create_source_engine(url: str) -> Engine:
     return engine
 
 
-def check_connection(engine: Engine, url: str) -> None:
-    """Open and close one connection, turning driver errors into a one-line SourceError."""
+def check_connection(engine: Engine, url: str, *, must_exist: bool = False) -> None:
+    """Open and close one connection, turning driver errors into a one-line SourceError.
+
+    With ``must_exist``, a SQLite URL whose file is missing is an error rather than a new,
+    empty database (SQLite would silently create one).
+    """
     from sqlalchemy.exc import SQLAlchemyError
+
+    path = sqlite_path(url)
+    if must_exist and path is not None and not Path(path).exists():
+        raise SourceError(
+            f"source database {path} does not exist: create it with `shoplake generate` or "
+            "`shoplake sources load-classicmodels PATH`, or set source.url"
+        )
 
     try:
         with engine.connect():

@@ -138,3 +138,13 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "already holds data the demo did not create" in refused.stderr
     assert (foreign / "keep.txt").read_text() == "mine"
+
+
+def test_ingest_before_any_source_says_how_to_create_one(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path), "ingest")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: source database {tmp_path / 'source.db'} does not exist: create it with "
+        "`shoplake generate` or `shoplake sources load-classicmodels PATH`, or set source.url"
+    )
+    assert not (tmp_path / "source.db").exists()  # and no empty database was left behind

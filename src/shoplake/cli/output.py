@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
     from shoplake.ingest.runner import ProgressHook
 
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+# Piped output gets a fixed, roomy width instead of rich's 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 def say(message: str) -> None:

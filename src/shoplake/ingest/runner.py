@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from shoplake.errors import ShoplakeError
+from shoplake.config import mask_url
+from shoplake.errors import ShoplakeError, SourceError
 from shoplake.ingest.bronze import (
     INGESTED_AT,
     OP,
@@ -98,8 +99,10 @@ def ingest(
     the others still ingest.
     """
     extractor = make_extractor(settings.source_url)
-    check_connection(extractor.engine, settings.source_url)
+    check_connection(extractor.engine, settings.source_url, must_exist=True)
     names = tables or list_source_tables(extractor.engine)
+    if not names:
+        raise SourceError(f"source {mask_url(settings.source_url)!r} has no tables to ingest")
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
     results = []
     for name in names:
