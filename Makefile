@@ -1,9 +1,10 @@
 # The two set-up commands are `make demo` and `make test`; each creates or updates .venv itself.
 PYTHON ?= python3
 VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(EXTRAS)
 EXTRAS ?= postgres,dev,bench
+comma  := ,
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test lint typecheck format bench-ingest clean venv
 
