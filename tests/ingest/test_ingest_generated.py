@@ -48,6 +48,11 @@ def test_full_load_lands_every_source_row_once(shop: Platform) -> None:
         assert data.num_rows == expected
         assert set(data.column("_op").to_pylist()) == {"insert"}
         assert set(data.column("_batch_id").to_pylist()) == {1}
+    # One run, one _ingested_at: rows landed together can be matched in time across tables.
+    moments = {
+        m for t in SOURCE_TABLES for m in bronze_table(shop, t).column("_ingested_at").to_pylist()
+    }
+    assert len(moments) == 1
     strategies = {r.table: r.strategy for r in report.results}
     assert strategies["orderdetails"] == strategies["ratings"] == "cursor"
     assert strategies["orders"] == strategies["customers"] == "snapshot"

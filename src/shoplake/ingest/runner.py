@@ -52,6 +52,15 @@ ProgressHook = Callable[[str, int], Tick]
 Status = Literal["loaded", "unchanged", "failed"]
 
 
+@dataclass(frozen=True)
+class IngestRun:
+    """One ``ingest`` invocation. Every row it lands carries ``started_at`` as _ingested_at,
+    so rows of different tables landed together can be matched in time (SCD2 lookups)."""
+
+    run_id: str
+    started_at: dt.datetime
+
+
 @dataclass
 class TableResult:
     """What one table's ingest did."""
@@ -103,7 +112,8 @@ def ingest(
     names = tables or list_source_tables(extractor.engine)
     if not names:
         raise SourceError(f"source {mask_url(settings.source_url)!r} has no tables to ingest")
-    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+    started_at = dt.datetime.now(dt.UTC)
+    run = IngestRun(started_at.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6], started_at)
     results = []
     for name in names:
         started = time.perf_counter()
@@ -115,7 +125,7 @@ def ingest(
                     extractor,
                     name,
                     full_refresh=full_refresh,
-                    run_id=run_id,
+                    run=run,
                     progress=progress,
                 )
         except ShoplakeError as exc:
@@ -149,7 +159,7 @@ def _ingest_table(
     name: str,
     *,
     full_refresh: bool,
-    run_id: str,
+    run: IngestRun,
     progress: ProgressHook | None,
 ) -> TableResult:
     source_columns = reflect_columns(extractor.engine, name)
@@ -187,7 +197,7 @@ def _ingest_table(
             watermark=changes.watermark,
             primary_key=spec.primary_key,
         )
-        counts = _commit(bronze, plan, changes, new_state, run_id)
+        counts = _commit(bronze, plan, changes, new_state, run)
     finally:
         con.close()
     result.status = "loaded"
@@ -216,11 +226,11 @@ def _detect(job: TableJob, spec: TableSpec, state: IngestState) -> ChangeSet | N
 
 
 def _commit(
-    bronze: Table, plan: Any, changes: ChangeSet, state: IngestState, run_id: str
+    bronze: Table, plan: Any, changes: ChangeSet, state: IngestState, run: IngestRun
 ) -> dict[str, int]:
     """Append the changes, the schema evolution and the new state in one Iceberg commit."""
     schema = write_schema(plan.write_columns)
-    ingested_at = pa.scalar(dt.datetime.now(dt.UTC), type=schema.field(INGESTED_AT).type)
+    ingested_at = pa.scalar(run.started_at, type=schema.field(INGESTED_AT).type)
     counts: dict[str, int] = {}
 
     def with_meta() -> Iterator[pa.RecordBatch]:
@@ -239,7 +249,7 @@ def _commit(
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     summary = {
-        "shoplake.run-id": run_id,
+        "shoplake.run-id": run.run_id,
         "shoplake.batch-id": str(state.batch_id),
         "shoplake.strategy": state.strategy,
         "shoplake.watermark": display_watermark(state.watermark),
@@ -249,5 +259,5 @@ def _commit(
         tx.append(
             pa.RecordBatchReader.from_batches(schema, with_meta()), snapshot_properties=summary
         )
-        tx.set_properties({STATE_PROPERTY: state.to_json(), "shoplake.last-run-id": run_id})
+        tx.set_properties({STATE_PROPERTY: state.to_json(), "shoplake.last-run-id": run.run_id})
     return counts
