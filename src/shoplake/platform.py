@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from shoplake.lake.maintenance import MaintenanceResult
     from shoplake.lake.query import QueryResult
     from shoplake.lake.stats import TableStats
+    from shoplake.transform.contracts import CheckResult
+    from shoplake.transform.project import Project
+    from shoplake.transform.runner import TransformReport
 
 
 class Platform:
@@ -125,3 +128,33 @@ class Platform:
         from shoplake.lake.query import run_query
 
         return run_query(self.catalog, sql, max_rows=max_rows or self.settings.query.max_rows)
+
+    # Stage 4: transform ----------------------------------------------------------------------
+
+    def project(self) -> Project:
+        """The SQL models and their contracts."""
+        from shoplake.transform.project import Project
+
+        return Project.load()
+
+    def transform(
+        self, selectors: list[str] | None = None, *, full_refresh: bool = False
+    ) -> TransformReport:
+        """Build silver and gold: compute, check each contract, publish what passes."""
+        from shoplake.transform.results import record_results
+        from shoplake.transform.runner import Runner
+
+        runner = Runner(self.catalog, self.project())
+        report = runner.run(selectors, full_refresh=full_refresh)
+        record_results(self.catalog, report.run_id, "transform", report.checks)
+        return report
+
+    def check(self, selectors: list[str] | None = None) -> list[CheckResult]:
+        """Run every contract against the published tables and keep the results."""
+        from shoplake.transform.results import record_results
+        from shoplake.transform.runner import Runner
+
+        runner = Runner(self.catalog, self.project())
+        results = runner.check(selectors)
+        record_results(self.catalog, runner.run_id, "check", results)
+        return results

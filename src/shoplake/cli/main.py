@@ -73,9 +73,9 @@ def platform(ctx: typer.Context, **overrides: Any) -> Platform:
 
 
 def _register() -> None:
-    from shoplake.cli import bench, config_cmd, demo, lake, pipeline, sources
+    from shoplake.cli import bench, config_cmd, demo, lake, pipeline, sources, transform
 
-    for module in (sources, pipeline, lake, config_cmd, demo, bench):
+    for module in (sources, pipeline, lake, transform, config_cmd, demo, bench):
         module.register(app)
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from shoplake.config import Settings
 
-NAMESPACES: tuple[str, ...] = ("bronze", "silver", "gold")
+NAMESPACES: tuple[str, ...] = ("bronze", "silver", "gold", "audit")
 CATALOG_NAME = "shoplake"
 
 

@@ -1,0 +1,94 @@
+"""The DuckDB engine: lakehouse tables (whole, or only rows appended since a snapshot) as
+schema-qualified views over Arrow scans, and model SQL run against them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
+    from pyiceberg.table import Table
+
+    from shoplake.transform.project import Model
+
+
+@dataclass(frozen=True)
+class Exposed:
+    """How one lakehouse table was made visible to a model."""
+
+    name: str
+    snapshot_id: int | None
+    rows: int
+    files: int
+    delta_from: int | None  # the snapshot after which rows were read; None = whole table
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one model run, timestamps rendered in UTC."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for namespace in ("bronze", "silver", "gold", "audit"):
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{namespace}"')
+    return con
+
+
+def expose(
+    con: duckdb.DuckDBPyConnection, name: str, table: Table, delta_from: int | None = None
+) -> Exposed:
+    """Make ``name`` readable in ``con``: the whole table, or rows appended after a snapshot."""
+    snapshot = table.current_snapshot()
+    snapshot_id = snapshot.snapshot_id if snapshot else None
+    if delta_from is not None and snapshot_id is not None:
+        scan = table.incremental_append_scan(
+            from_snapshot_id_exclusive=delta_from, to_snapshot_id_inclusive=snapshot_id
+        )
+    else:
+        scan = table.scan()  # type: ignore[assignment]
+        delta_from = None
+    files = sum(1 for _ in scan.plan_files()) if snapshot_id is not None else 0
+    data = scan.to_arrow() if snapshot_id is not None else table.schema().as_arrow().empty_table()
+    view_source = "__" + name.replace(".", "__")
+    con.register(view_source, data)
+    namespace, table_name = name.split(".")
+    con.execute(
+        f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS SELECT * FROM "{view_source}"'
+    )
+    return Exposed(name, snapshot_id, data.num_rows, files, delta_from)
+
+
+def expose_arrow(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
+    """Expose a computed (not yet committed) result under its table name, e.g. for checks."""
+    view_source = "__" + name.replace(".", "__") + "__computed"
+    con.register(view_source, data)
+    namespace, table_name = name.split(".")
+    con.execute(
+        f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS SELECT * FROM "{view_source}"'
+    )
+
+
+def run_model(con: duckdb.DuckDBPyConnection, model: Model) -> pa.Table:
+    """Run a model's SELECT and return its rows with Iceberg-friendly Arrow types."""
+    return iceberg_friendly(con.sql(model.sql).to_arrow_table())
+
+
+def iceberg_friendly(data: pa.Table) -> pa.Table:
+    """Cast Arrow types Iceberg cannot store (views, unsigned, small ints) to ones it can."""
+    fields = []
+    for field in data.schema:
+        kind = field.type
+        if pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
+            kind = pa.string()
+        elif pa.types.is_binary_view(kind) or pa.types.is_large_binary(kind):
+            kind = pa.binary()
+        elif pa.types.is_integer(kind) and (
+            kind.bit_width < 32 or pa.types.is_unsigned_integer(kind)
+        ):
+            kind = pa.int64() if kind.bit_width >= 32 else pa.int32()
+        fields.append(pa.field(field.name, kind))
+    schema = pa.schema(fields)
+    return data if schema == data.schema else data.cast(schema)

@@ -1,0 +1,190 @@
+"""The transform project: SQL models on disk, their contracts, and the graph between them.
+
+A model is ``models/<folder>/<name>.sql`` with ``<name>.yml`` beside it. ``silver/`` models
+publish ``silver.<name>``; ``gold/`` and ``ml/`` models publish ``gold.<name>``. Dependencies
+are the schema-qualified tables a model's SQL reads, found with sqlglot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from shoplake.errors import ShoplakeError
+
+MODELS_DIR = Path(__file__).parent / "models"
+FOLDER_NAMESPACE = {"silver": "silver", "gold": "gold", "ml": "gold"}
+LAYERS = ("bronze", "silver", "gold")
+Materialization = Literal["table", "incremental"]
+
+
+class ProjectError(ShoplakeError):
+    """The model project is inconsistent (bad YAML, unknown model, a cycle)."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model and its configuration."""
+
+    name: str
+    folder: str
+    sql: str
+    config: dict[str, Any]
+    path: Path
+    upstream: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def target(self) -> str:
+        """The lakehouse table the model publishes, ``namespace.name``."""
+        return f"{FOLDER_NAMESPACE[self.folder]}.{self.name}"
+
+    @property
+    def materialized(self) -> Materialization:
+        value = self.config.get("materialized", "table")
+        if value not in ("table", "incremental"):
+            raise ProjectError(f"{self.path.name}: materialized must be table or incremental")
+        return value
+
+    @property
+    def unique_key(self) -> list[str]:
+        return list(self.config.get("unique_key") or self.config.get("grain") or [])
+
+    @property
+    def checked_against(self) -> frozenset[str]:
+        """Other tables the contract reads: relationship targets and row-count references."""
+        names = {rel["to"] for rel in self.config.get("relationships") or []}
+        equals = (self.config.get("row_count") or {}).get("equals")
+        if equals:
+            names.add(equals)
+        return frozenset(names - {self.target})
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        """Tables that must be published before this model runs: read by its SQL or contract."""
+        return self.upstream | self.checked_against
+
+    @property
+    def pii_columns(self) -> list[str]:
+        columns = self.config.get("columns") or {}
+        return [name for name, spec in columns.items() if (spec or {}).get("pii")]
+
+
+def referenced_tables(sql: str, *, path: Path | None = None) -> frozenset[str]:
+    """Schema-qualified lakehouse tables (``bronze.x`` …) a model's SELECT reads."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except ParseError as exc:
+        where = f"{path.name}: " if path else ""
+        raise ProjectError(f"{where}cannot parse SQL: {str(exc).splitlines()[0]}") from None
+    if not isinstance(tree, exp.Query):
+        where = f"{path.name}: " if path else ""
+        raise ProjectError(f"{where}a model must be one SELECT statement")
+    # CTE names are never schema-qualified, so qualified names are always lakehouse tables.
+    return frozenset(f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db in LAYERS)
+
+
+def load_model(path: Path) -> Model:
+    """Read one model's SQL and YAML."""
+    import yaml
+
+    folder = path.parent.name
+    if folder not in FOLDER_NAMESPACE:
+        raise ProjectError(f"{path}: models live in silver/, gold/ or ml/")
+    sql = path.read_text().strip().rstrip(";")
+    contract = path.with_suffix(".yml")
+    config: dict[str, Any] = {}
+    if contract.exists():
+        try:
+            config = yaml.safe_load(contract.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ProjectError(f"{contract}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    return Model(path.stem, folder, sql, config, path, referenced_tables(sql, path=path))
+
+
+@dataclass
+class Project:
+    """Every model, indexed by the table it publishes, in dependency order."""
+
+    models: dict[str, Model]
+
+    @classmethod
+    def load(cls, models_dir: Path = MODELS_DIR) -> Project:
+        models: dict[str, Model] = {}
+        for path in sorted(models_dir.glob("*/*.sql")):
+            model = load_model(path)
+            if model.target in models:
+                raise ProjectError(f"{path}: {model.target} is published by two models")
+            models[model.target] = model
+        return cls(models)
+
+    @cached_property
+    def order(self) -> list[str]:
+        """Targets in topological order (upstream first; ties by name, so runs are stable)."""
+        from graphlib import CycleError, TopologicalSorter
+
+        graph = {t: {u for u in m.depends_on if u in self.models} for t, m in self.models.items()}
+        sorter = TopologicalSorter(graph)
+        try:
+            sorter.prepare()
+        except CycleError as exc:
+            raise ProjectError(f"models depend on each other in a cycle: {exc.args[1]}") from None
+        ordered: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            ordered.extend(ready)
+            sorter.done(*ready)
+        return ordered
+
+    def resolve(self, name: str) -> str:
+        """A target from a model name (``customers`` is ambiguous, ``silver.customers`` not)."""
+        if name in self.models:
+            return name
+        matches = [t for t, m in self.models.items() if m.name == name]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ProjectError(f"model {name!r} is ambiguous: use one of {', '.join(matches)}")
+        raise ProjectError(f"no model {name!r} (models: {', '.join(self.order)})")
+
+    def downstream(self, target: str) -> list[str]:
+        """Every model that reads ``target``, directly or through others, in run order."""
+        found: set[str] = set()
+        frontier = {target}
+        while frontier:
+            nxt = {t for t, m in self.models.items() if m.depends_on & frontier} - found
+            found |= nxt
+            frontier = nxt
+        return [t for t in self.order if t in found]
+
+    def upstream(self, target: str) -> list[str]:
+        """Every table ``target`` reads, directly or through other models (bronze included)."""
+        found: set[str] = set()
+        frontier = {target}
+        while frontier:
+            nxt: set[str] = set()
+            for name in frontier:
+                model = self.models.get(name)
+                if model:
+                    nxt |= set(model.upstream)
+            frontier = nxt - found
+            found |= nxt
+        return sorted(found, key=lambda t: (LAYERS.index(t.split(".")[0]), t))
+
+    def select(self, selectors: list[str] | None) -> list[str]:
+        """Targets to run, in order: ``MODEL`` alone, ``MODEL+`` with everything downstream."""
+        if not selectors:
+            return list(self.order)
+        chosen: set[str] = set()
+        for selector in selectors:
+            with_children = selector.endswith("+")
+            target = self.resolve(selector.rstrip("+"))
+            chosen.add(target)
+            if with_children:
+                chosen.update(self.downstream(target))
+        return [t for t in self.order if t in chosen]
