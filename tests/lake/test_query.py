@@ -74,3 +74,12 @@ def test_unknown_table_is_named(tiny: Platform) -> None:
     with pytest.raises(TableNotFoundError) as info:
         tiny.query("SELECT * FROM silver.nothing")
     assert str(info.value) == "no lakehouse table 'silver.nothing' (tables: bronze.items)"
+
+
+def test_join_using_between_lakehouse_tables(tiny: Platform) -> None:
+    # Finding the tables a query names must not bind it: a USING join of tables not yet
+    # exposed used to fail with "Column does not exist on left side of join".
+    result = tiny.query(
+        "SELECT a.id, b.name FROM bronze.items a JOIN bronze.items b USING (id) ORDER BY id"
+    )
+    assert result.table.column("name").to_pylist() == ["kettle", "mug", "teapot"]

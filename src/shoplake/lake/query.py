@@ -54,18 +54,19 @@ def check_read_only(sql: str) -> str:
     return text
 
 
-def referenced_tables(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
-    """Lakehouse tables (``namespace.table``) a query names.
+def referenced_tables(sql: str) -> frozenset[str]:
+    """Lakehouse tables (``namespace.table``) a query names, found by parsing alone.
 
-    Binding a query can already run table functions (``glob``, ``read_csv``), so this must
-    only be called on a connection whose external access is already disabled.
+    Parsing never binds the query, so no table function (``glob``, ``read_csv``) runs here.
     """
-    names = set()
-    for raw in con.get_table_names(sql, qualified=True):
-        name = raw.split(" AS ")[0].replace('"', "").strip()
-        if name.split(".")[0] in NAMESPACES and name.count(".") == 1:
-            names.add(name)
-    return names
+    from sqlglot.errors import ParseError
+
+    from shoplake.lake.sqlnames import lakehouse_tables, parse_select
+
+    try:
+        return lakehouse_tables(parse_select(sql), NAMESPACES)
+    except ParseError as exc:
+        raise QueryError(f"cannot parse query: {str(exc).strip().splitlines()[0]}") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -84,7 +85,9 @@ def locked_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _expose_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: set[str]) -> None:
+def _expose_tables(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: frozenset[str]
+) -> None:
     """Make lakehouse tables readable as ``namespace.table`` views over Arrow scans."""
     known = set(list_tables(catalog))
     for namespace in NAMESPACES:
@@ -108,7 +111,7 @@ def run_query(catalog: Catalog, sql: str, *, max_rows: int) -> QueryResult:
     started = time.perf_counter()
     con = locked_connection()
     try:
-        _expose_tables(con, catalog, referenced_tables(con, text))
+        _expose_tables(con, catalog, referenced_tables(text))
         reader = con.sql(text).to_arrow_reader(min(max_rows + 1, 100_000))
         batches, rows = [], 0
         for batch in reader:

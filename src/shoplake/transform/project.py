@@ -73,20 +73,19 @@ class Model:
 
 def referenced_tables(sql: str, *, path: Path | None = None) -> frozenset[str]:
     """Schema-qualified lakehouse tables (``bronze.x`` …) a model's SELECT reads."""
-    import sqlglot
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
+    from shoplake.lake.sqlnames import lakehouse_tables, parse_select
+
+    where = f"{path.name}: " if path else ""
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = parse_select(sql)
     except ParseError as exc:
-        where = f"{path.name}: " if path else ""
         raise ProjectError(f"{where}cannot parse SQL: {str(exc).splitlines()[0]}") from None
     if not isinstance(tree, exp.Query):
-        where = f"{path.name}: " if path else ""
         raise ProjectError(f"{where}a model must be one SELECT statement")
-    # CTE names are never schema-qualified, so qualified names are always lakehouse tables.
-    return frozenset(f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db in LAYERS)
+    return lakehouse_tables(tree, LAYERS)
 
 
 def load_model(path: Path) -> Model:
@@ -177,14 +176,20 @@ class Project:
         return sorted(found, key=lambda t: (LAYERS.index(t.split(".")[0]), t))
 
     def select(self, selectors: list[str] | None) -> list[str]:
-        """Targets to run, in order: ``MODEL`` alone, ``MODEL+`` with everything downstream."""
+        """Targets to run, in order: ``MODEL`` alone, ``MODEL+`` with everything downstream;
+        a folder name (``silver``, ``gold``, ``ml``) stands for all its models."""
         if not selectors:
             return list(self.order)
         chosen: set[str] = set()
         for selector in selectors:
             with_children = selector.endswith("+")
-            target = self.resolve(selector.rstrip("+"))
-            chosen.add(target)
-            if with_children:
-                chosen.update(self.downstream(target))
+            name = selector.rstrip("+")
+            if name in FOLDER_NAMESPACE:  # a folder: silver, gold or ml
+                targets = [t for t, m in self.models.items() if m.folder == name]
+            else:
+                targets = [self.resolve(name)]
+            for target in targets:
+                chosen.add(target)
+                if with_children:
+                    chosen.update(self.downstream(target))
         return [t for t in self.order if t in chosen]

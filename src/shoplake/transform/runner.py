@@ -286,7 +286,10 @@ class Runner:
                 },
             )
         with target.transaction() as tx:
-            tx.overwrite(data, snapshot_properties=summary)
+            if target.current_snapshot() is None:
+                tx.append(data, snapshot_properties=summary)
+            else:
+                tx.overwrite(data, snapshot_properties=summary)
             tx.set_properties(properties)
 
 

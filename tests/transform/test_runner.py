@@ -1,0 +1,98 @@
+"""The model runner: incremental equals full refresh, idempotence, write–audit–publish."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from shoplake.platform import Platform
+from tests.support.lakehouse import snapshot_ids
+
+SILVER = [
+    "silver.customers",
+    "silver.orders",
+    "silver.orderdetails",
+    "silver.ratings",
+    "silver.payments",
+]
+
+
+def table_rows(shop: Platform, name: str) -> list[tuple[object, ...]]:
+    data = shop.catalog.load_table(name).scan().to_arrow()
+    return sorted((tuple(row.values()) for row in data.to_pylist()), key=repr)
+
+
+def test_incremental_reads_only_new_bronze_rows_and_equals_full_refresh(shop: Platform) -> None:
+    shop.ingest()
+    first = {r.model: r for r in shop.transform(["silver"]).results}
+    assert {r.mode for r in first.values()} == {"full"}
+    shop.simulate(orders=30, seed=9)
+    landed = {f"silver.{r.table}": r.rows for r in shop.ingest().results}
+
+    report = shop.transform(["silver"])
+    assert report.ok, [r.error for r in report.results]
+    for result in report.results:
+        if result.status == "unchanged":
+            assert landed[result.model] == 0
+            continue
+        assert result.mode == "incremental", result.model
+        # Only the rows the last ingest appended to bronze were read.
+        assert result.scanned == {result.model.replace("silver.", "bronze."): landed[result.model]}
+    incremental = {name: table_rows(shop, name) for name in SILVER}
+
+    refreshed = shop.transform(["silver"], full_refresh=True)
+    assert {r.mode for r in refreshed.results} == {"full"}
+    assert {name: table_rows(shop, name) for name in SILVER} == incremental
+
+
+def test_second_run_without_new_bronze_changes_nothing(shop: Platform) -> None:
+    shop.ingest()
+    assert shop.transform(["silver"]).ok
+    before = snapshot_ids(shop)
+    again = shop.transform(["silver"])
+    assert {r.status for r in again.results} == {"unchanged"}
+    after = snapshot_ids(shop)
+    assert {k: v for k, v in after.items() if k.startswith("silver.")} == {
+        k: v for k, v in before.items() if k.startswith("silver.")
+    }
+
+
+def test_failing_contract_blocks_publish_and_skips_downstream(shop: Platform) -> None:
+    shop.ingest()
+    assert shop.transform().ok
+    published = snapshot_ids(shop)
+    with sqlite3.connect(shop.settings.data_dir / "source.db") as conn:
+        top = conn.execute("SELECT max(orderNumber) FROM orders").fetchone()[0]
+        conn.execute(
+            "INSERT INTO orders VALUES "
+            "(?, '2005-06-01', '2005-06-08', NULL, 'In Process', NULL, 987654)",
+            (top + 1,),
+        )
+    shop.ingest()
+    report = shop.transform()
+    results = {r.model: r for r in report.results}
+    orders = results["silver.orders"]
+    assert not report.ok
+    assert orders.status == "failed"
+    assert orders.error == (
+        "silver.orders: not published — relationship customer_number → "
+        "silver.customers.customer_number failed: 1 rows, e.g. 987654"
+    )
+    assert snapshot_ids(shop)["silver.orders"] == published["silver.orders"]
+    assert results["gold.fact_orders"].status == "skipped"
+    assert results["gold.fact_orders"].error == "skipped: upstream silver.orders failed"
+    assert snapshot_ids(shop)["gold.fact_orders"] == published["gold.fact_orders"]
+    assert results["silver.customers"].status in ("published", "unchanged")
+
+    kept = shop.query(
+        "SELECT model, check_name, status, failing_rows, sample FROM audit.contract_results "
+        "WHERE status <> 'pass'"
+    ).table.to_pylist()
+    assert kept == [
+        {
+            "model": "silver.orders",
+            "check_name": "relationship customer_number → silver.customers.customer_number",
+            "status": "fail",
+            "failing_rows": 1,
+            "sample": "987654",
+        }
+    ]
