@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from shoplake.cli.main import platform
 from shoplake.cli.output import ingest_progress, out, print_table, say
 from shoplake.cli.pipeline import print_ingest_report
 from shoplake.errors import ShoplakeError
+
+if TYPE_CHECKING:
+    from shoplake.transform.runner import ModelResult, TransformReport
 
 DEMO_MARKER = ".shoplake-demo"
 
@@ -22,6 +25,37 @@ REVENUE_SQL = (
     "ORDER BY _batch_id DESC) AS version FROM bronze.orderdetails) WHERE version = 1 "
     "AND _op <> 'delete'"
 )
+
+
+GOLD_SQL = (
+    "SELECT (SELECT count(*) FROM gold.fact_orders) AS lines, "
+    "(SELECT sum(order_amount) FROM gold.fact_orders) AS revenue, "
+    "(SELECT sum(profit) FROM gold.fact_orders) AS profit, "
+    "(SELECT count(*) FROM gold.dim_customers) AS versions, "
+    "(SELECT count(DISTINCT customer_number) FROM gold.dim_customers) AS customers"
+)
+TOP_LINES_SQL = (
+    "SELECT product_line, sum(revenue) AS revenue FROM gold.sales_by_month "
+    "GROUP BY 1 ORDER BY 2 DESC LIMIT 3"
+)
+
+
+def _print_transform(report: TransformReport) -> None:
+    layers: dict[str, list[ModelResult]] = {}
+    for result in report.results:
+        layers.setdefault(result.model.split(".")[0], []).append(result)
+    for layer, results in layers.items():
+        rows = sum(r.rows for r in results)
+        checks = sum(r.checks_passed for r in results)
+        seconds = sum(r.seconds for r in results)
+        names = ", ".join(r.model.split(".")[1] for r in results)
+        out.print(
+            f"  {layer}: {len(results)} models ({names}) — {rows:,} rows, {checks} contract "
+            f"checks passed, {seconds:.1f} s"
+        )
+    for result in report.results:
+        if result.error:
+            say(f"[red]  {result.error}[/red]")
 
 
 def _fresh_data_dir(data_dir: Path) -> None:
@@ -112,25 +146,49 @@ def demo(
     )
     out.print(f"  Catalog: {plat.settings.catalog_uri}; data: {plat.settings.warehouse}.")
 
-    _heading("query", "ask the lakehouse", "read-only SQL over bronze with DuckDB")
+    _heading("4", "transform", "clean current state (silver), a star schema and ML tables (gold)")
+    report = plat.transform()
+    _print_transform(report)
+    figures = plat.query(GOLD_SQL).table.to_pylist()[0]
+    out.print(
+        f"  gold.fact_orders: {figures['lines']:,} order lines, revenue {figures['revenue']:,.2f}, "
+        f"profit {figures['profit']:,.2f}; dim_customers keeps {figures['versions']:,} versions of "
+        f"{figures['customers']:,} customers (SCD type 2)."
+    )
+    top = plat.query(TOP_LINES_SQL).table.to_pylist()
+    out.print(
+        "  Top product lines by revenue: "
+        + ", ".join(f"{row['product_line']} {row['revenue']:,.0f}" for row in top)
+        + "."
+    )
+    out.print(
+        "  Every model was checked against its contract (YAML beside the SQL) before it was "
+        "published; `shoplake check` re-runs them, `shoplake lineage gold.fact_orders` shows "
+        "what feeds what."
+    )
+
+    _heading("query", "ask the lakehouse", "read-only SQL over any layer with DuckDB")
     revenue = plat.query(REVENUE_SQL).table.to_pylist()[0]
     out.print(
         f"  bronze.orderdetails replayed to its latest versions: {revenue['orders']:,} orders, "
-        f"revenue {revenue['revenue']:,.2f}."
+        f"revenue {revenue['revenue']:,.2f} — the same total gold.fact_orders reports."
     )
 
     out.print()
     out.print("[bold]Try next[/bold]")
     for line in (
+        "source .venv/bin/activate               # puts `shoplake` on your PATH",
         "shoplake tables                         # every table, files, snapshots, watermarks",
-        'shoplake query "SELECT status, count(*) FROM bronze.orders GROUP BY 1"',
-        "shoplake simulate --orders 1000 && shoplake ingest   # another incremental round",
+        'shoplake query "SELECT status, count(*) FROM silver.orders GROUP BY 1"',
+        "shoplake lineage gold.fact_orders       # upstream and downstream tables",
+        "shoplake check                          # every data contract, on published tables",
+        "shoplake simulate --orders 1000 && shoplake ingest && shoplake transform",
         "shoplake maintain                       # compact files, expire old snapshots",
         "shoplake sources load-classicmodels ../shared/data/classicmodels/mysqlsampledatabase.sql",
     ):
         out.print(f"  {line}")
-    if not first.ok or not second.ok:
-        say("[red]some tables failed to ingest; see the errors above[/red]")
+    if not (first.ok and second.ok and report.ok):
+        say("[red]some steps failed; see the errors above[/red]")
         raise typer.Exit(1)
 
 
