@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True, highlight=False)
 # Piped output gets a fixed, roomy width instead of rich's 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 
 def say(message: str) -> None:
