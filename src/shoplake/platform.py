@@ -144,7 +144,7 @@ class Platform:
         from shoplake.transform.results import record_results
         from shoplake.transform.runner import Runner
 
-        runner = Runner(self.catalog, self.project())
+        runner = Runner(self.catalog, self.project(), locks_dir=self.settings.locks_dir)
         report = runner.run(selectors, full_refresh=full_refresh)
         record_results(self.catalog, report.run_id, "transform", report.checks)
         return report

@@ -96,3 +96,29 @@ def test_failing_contract_blocks_publish_and_skips_downstream(shop: Platform) ->
             "sample": "987654",
         }
     ]
+
+
+def test_compacted_bronze_falls_back_to_a_full_rebuild_with_the_same_result(shop: Platform) -> None:
+    shop.ingest()
+    shop.transform(["silver"])
+    shop.simulate(orders=10, seed=4)
+    shop.ingest()
+    shop.maintain(["bronze.orders"])  # rewrites bronze.orders: its history is no longer appends
+    report = {r.model: r for r in shop.transform(["silver"]).results}
+    assert report["silver.orders"].mode == "full"
+    assert report["silver.customers"].mode == "incremental"
+    rebuilt = table_rows(shop, "silver.orders")
+    shop.transform(["silver.orders"], full_refresh=True)
+    assert table_rows(shop, "silver.orders") == rebuilt
+
+
+def test_transform_before_ingest_says_what_to_do(shop: Platform) -> None:
+    import pytest
+
+    from shoplake.errors import ShoplakeError
+
+    with pytest.raises(ShoplakeError) as info:
+        shop.transform()
+    assert str(info.value) == (
+        "the lakehouse has no bronze tables yet: run `shoplake ingest` before transforming"
+    )

@@ -18,7 +18,9 @@ import json
 import logging
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -106,9 +108,12 @@ def appended_only_since(table: Table, snapshot_id: int) -> bool:
 class Runner:
     """Runs a selection of models against one catalog."""
 
-    def __init__(self, catalog: Catalog, project: Project | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, project: Project | None = None, *, locks_dir: Path | None = None
+    ) -> None:
         self.catalog = catalog
         self.project = project or Project.load()
+        self.locks_dir = locks_dir
         self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
     def _table(self, name: str) -> Table | None:
@@ -119,14 +124,32 @@ class Runner:
         except NoSuchTableError:
             return None
 
+    def _lock(self, target: str) -> AbstractContextManager[None]:
+        """Hold the target's lock so two runs never publish the same table at once."""
+        if self.locks_dir is None:
+            return nullcontext()
+        from shoplake.ingest.locks import table_lock
+
+        return table_lock(self.locks_dir, target)
+
+    def _require_bronze(self, targets: list[str]) -> None:
+        models = self.project.models
+        bronze = {u for t in targets for u in models[t].upstream if u.startswith("bronze.")}
+        if bronze and not any(self._table(name) is not None for name in bronze):
+            raise ShoplakeError(
+                "the lakehouse has no bronze tables yet: run `shoplake ingest` before transforming"
+            )
+
     def run(
         self, selectors: list[str] | None = None, *, full_refresh: bool = False
     ) -> TransformReport:
         """Run the selected models (all by default) in dependency order."""
+        selected = self.project.select(selectors)
+        self._require_bronze(selected)
         results: list[ModelResult] = []
         checks: list[CheckResult] = []
         blocked: dict[str, str] = {}
-        for target in self.project.select(selectors):
+        for target in selected:
             model = self.project.models[target]
             started = time.perf_counter()
             cause = next((blocked[u] for u in sorted(model.depends_on) if u in blocked), None)
@@ -134,7 +157,8 @@ class Runner:
                 result = ModelResult(target, model.materialized, "skipped", error=cause)
             else:
                 try:
-                    result, model_checks = self._run_model(model, full_refresh)
+                    with self._lock(target):
+                        result, model_checks = self._run_model(model, full_refresh)
                     checks.extend(model_checks)
                 except ShoplakeError as exc:
                     result = ModelResult(target, model.materialized, "failed", error=str(exc))
