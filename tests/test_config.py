@@ -56,3 +56,5 @@ def test_secrets_are_masked(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert shown["source"]["url"] == "postgresql://shop:***@db.internal:5432/shop"
     assert "s3cret" not in repr(shown)
     assert mask_url("mysql+pymysql://u:p%40ss@h/db") == "mysql+pymysql://u:***@h/db"
+    assert mask_url("redis://:v4lkey@127.0.0.1:6390/0") == "redis://:***@127.0.0.1:6390/0"
+    assert mask_url("sqlite:////tmp/a:b/source.db") == "sqlite:////tmp/a:b/source.db"

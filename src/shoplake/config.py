@@ -70,6 +70,29 @@ class LakeSettings(BaseModel):
     )
 
 
+class StreamSettings(BaseModel):
+    """The clickstream: event log, processor micro-batches and the online session store."""
+
+    backend: Literal["valkey", "kinesis"] = "valkey"
+    url: str = Field(
+        default="redis://127.0.0.1:6390/0", description="valkey event log and online store"
+    )
+    port: int = Field(
+        default=6390, description="port of the embedded valkey started by `shoplake up`"
+    )
+    shards: int = Field(
+        default=4, ge=1, description="event log shards (valkey streams / kinesis shards)"
+    )
+    key_prefix: str = "events"
+    kinesis_stream: str = "shoplake-events"
+    kinesis_endpoint: str | None = Field(default=None, description="e.g. a local moto server")
+    region: str = "us-east-1"
+    batch_events: int = Field(default=5000, gt=0, description="commit after this many events")
+    batch_seconds: float = Field(default=1.0, gt=0, description="or after this long")
+    session_ttl_seconds: int = Field(default=1800, gt=0)
+    dedupe_window: int = Field(default=500_000, gt=0, description="event ids remembered per worker")
+
+
 class QuerySettings(BaseModel):
     """Ad-hoc read-only SQL over the lakehouse."""
 
@@ -91,6 +114,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -160,7 +184,7 @@ _SECRET_KEY = re.compile(r"(password|secret|token|api_key|access_key|credential)
 
 def mask_url(url: str) -> str:
     """Hide the password of a URL (``scheme://user:***@host/db``)."""
-    return re.sub(r"(://[^:/@]+:)[^@]+(@)", r"\1***\2", url)
+    return re.sub(r"(://[^:/@]*:)[^@/]+(@)", r"\1***\2", url)
 
 
 def masked(value: Any, key: str = "") -> Any:
