@@ -233,8 +233,13 @@ class Runner:
         con = new_connection()
         try:
             exposed = self._expose_inputs(con, model, deltas)
+            by = model.config.get("incremental_by")
+            if deltas and by:
+                affected = self._widen_to_affected(con, model, deltas, exposed, by)
             computed = run_model(con, model)
-            if deltas and target is not None:
+            if deltas and target is not None and by:
+                final = replace_partitions(con, target, computed, by, affected)
+            elif deltas and target is not None:
                 final = merge_by_key(con, target, computed, model.unique_key)
             else:
                 final = drop_deleted(computed)
@@ -279,6 +284,41 @@ class Runner:
                 )
             exposed.append(expose(con, name, table, deltas.get(name)))
         return exposed
+
+    def _widen_to_affected(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        model: Model,
+        deltas: dict[str, int],
+        exposed: list[Exposed],
+        by: str,
+    ) -> list[Any]:
+        """Re-expose each delta input as the whole history of the keys the delta touches.
+
+        For models whose rows depend on every row of a key (sessions of a session id), the
+        new rows decide which keys to recompute; those keys are then read in full.
+        """
+        from shoplake.lake.expressions import one_of
+
+        keys: set[Any] = set()
+        for name in deltas:
+            namespace, table_name = name.split(".")
+            query = f'SELECT DISTINCT "{by}" FROM "{namespace}"."{table_name}"'
+            keys.update(row[0] for row in con.execute(query).fetchall())
+        affected = sorted(keys, key=repr)
+        for index, item in enumerate(exposed):
+            if item.name in deltas:
+                source = self._table(item.name)
+                assert source is not None
+                widened = expose(con, item.name, source, row_filter=one_of(by, affected))
+                exposed[index] = Exposed(
+                    item.name,
+                    widened.snapshot_id,
+                    item.rows + widened.rows,
+                    item.files + widened.files,
+                    item.delta_from,
+                )
+        return affected
 
     def _publish(
         self,
@@ -338,6 +378,29 @@ def drop_deleted(data: pa.Table) -> pa.Table:
         return data
     keep = pc.invert(pc.fill_null(data.column(DELETED), False))
     return data.filter(keep).drop_columns([DELETED])
+
+
+def replace_partitions(
+    con: duckdb.DuckDBPyConnection, target: Table, computed: pa.Table, by: str, keys: list[Any]
+) -> pa.Table:
+    """The target with every row of the recomputed keys replaced by the computed rows."""
+    from shoplake.transform.engines.duckdb import iceberg_friendly
+
+    current = target.scan().to_arrow()
+    con.register("__current", current)
+    con.register("__computed", drop_deleted(computed))
+    con.register(
+        "__keys",
+        pa.table({"k": keys})
+        if keys
+        else pa.table({"k": pa.array([], current.schema.field(by).type)}),
+    )
+    columns = ", ".join(f'"{name}"' for name in current.column_names)
+    merged = con.sql(
+        f'SELECT {columns} FROM __current WHERE "{by}" NOT IN (SELECT k FROM __keys) '
+        f"UNION ALL SELECT {columns} FROM __computed"
+    ).to_arrow_table()
+    return iceberg_friendly(merged).cast(iceberg_friendly(current.slice(0, 0)).schema)
 
 
 def merge_by_key(

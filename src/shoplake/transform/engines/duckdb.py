@@ -10,6 +10,7 @@ import pyarrow as pa
 
 if TYPE_CHECKING:
     import duckdb
+    from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import Table
 
     from shoplake.transform.project import Model
@@ -38,9 +39,15 @@ def new_connection() -> duckdb.DuckDBPyConnection:
 
 
 def expose(
-    con: duckdb.DuckDBPyConnection, name: str, table: Table, delta_from: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    table: Table,
+    delta_from: int | None = None,
+    *,
+    row_filter: BooleanExpression | None = None,
 ) -> Exposed:
-    """Make ``name`` readable in ``con``: the whole table, or rows appended after a snapshot."""
+    """Make ``name`` readable in ``con``: the whole table (optionally filtered), or only the
+    rows appended after a snapshot."""
     snapshot = table.current_snapshot()
     snapshot_id = snapshot.snapshot_id if snapshot else None
     if delta_from is not None and snapshot_id is not None:
@@ -48,7 +55,7 @@ def expose(
             from_snapshot_id_exclusive=delta_from, to_snapshot_id_inclusive=snapshot_id
         )
     else:
-        scan = table.scan()  # type: ignore[assignment]
+        scan = table.scan() if row_filter is None else table.scan(row_filter=row_filter)  # type: ignore[assignment]
         delta_from = None
     files = sum(1 for _ in scan.plan_files()) if snapshot_id is not None else 0
     data = scan.to_arrow() if snapshot_id is not None else table.schema().as_arrow().empty_table()
