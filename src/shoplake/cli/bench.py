@@ -33,5 +33,21 @@ def ingest(
     say(f"report written to {path}")
 
 
+@bench_app.command("transform")
+def transform(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(min=0.001, help="Generated shop size.")] = 1.0,
+    report: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+        "benchmarks/reports/transform.md"
+    ),
+) -> None:
+    """Full gold build through shoplake vs the same SQL in plain DuckDB; incremental run."""
+    from shoplake.bench.transform import run_transform_benchmark
+
+    settings = platform(ctx).settings
+    path = run_transform_benchmark(settings, scale=scale, report=report)
+    say(f"report written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench", rich_help_panel="benchmarks")
