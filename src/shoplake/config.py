@@ -70,20 +70,23 @@ class LakeSettings(BaseModel):
     )
 
 
+class ServicesSettings(BaseModel):
+    """Local servers shoplake starts under the data dir (`shoplake up`)."""
+
+    valkey_port: int = Field(default=6390, gt=0, lt=65536, description="127.0.0.1 only")
+
+
 class StreamSettings(BaseModel):
     """The clickstream: event log, processor micro-batches and the online session store."""
 
     backend: Literal["valkey", "kinesis"] = "valkey"
-    url: str = Field(
-        default="redis://127.0.0.1:6390/0", description="valkey event log and online store"
+    url: str | None = Field(
+        default=None,
+        description="valkey/redis URL of the event log and online store; default: the local "
+        "server on services.valkey_port, started when needed",
     )
-    port: int = Field(
-        default=6390, description="port of the embedded valkey started by `shoplake up`"
-    )
-    shards: int = Field(
-        default=4, ge=1, description="event log shards (valkey streams / kinesis shards)"
-    )
-    key_prefix: str = "events"
+    prefix: str = Field(default="events", description="valkey stream keys <prefix>:0..N-1")
+    shards: int = Field(default=4, ge=1, description="event log shards (streams or kinesis shards)")
     kinesis_stream: str = "shoplake-events"
     kinesis_endpoint: str | None = Field(default=None, description="e.g. a local moto server")
     region: str = "us-east-1"
@@ -114,6 +117,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    services: ServicesSettings = Field(default_factory=ServicesSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
 
     @field_validator("data_dir")

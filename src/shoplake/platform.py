@@ -20,9 +20,14 @@ if TYPE_CHECKING:
     from shoplake.generate.simulate import SimulateResult
     from shoplake.generate.synthetic import GenerateResult
     from shoplake.ingest.runner import IngestReport, ProgressHook
+    from shoplake.ingest.stream_processor import ProcessStats
+    from shoplake.ingest.stream_status import StreamStatus
     from shoplake.lake.maintenance import MaintenanceResult
     from shoplake.lake.query import QueryResult
     from shoplake.lake.stats import TableStats
+    from shoplake.services import ServiceInfo
+    from shoplake.streams.base import EventLog
+    from shoplake.streams.produce import ProduceStats
     from shoplake.transform.contracts import CheckResult
     from shoplake.transform.project import Project
     from shoplake.transform.runner import TransformReport
@@ -158,3 +163,71 @@ class Platform:
         results = runner.check(selectors)
         record_results(self.catalog, runner.run_id, "check", results)
         return results
+
+    # Local services ---------------------------------------------------------------------------
+
+    def up(self) -> list[ServiceInfo]:
+        """Start the local servers (valkey) under the data dir; no-op for running ones."""
+        from shoplake.services import start_valkey
+
+        return [start_valkey(self.settings)]
+
+    def down(self) -> list[bool]:
+        """Stop the local servers by PID."""
+        from shoplake.services import stop_valkey
+
+        return [stop_valkey(self.settings)]
+
+    def services(self) -> list[ServiceInfo]:
+        """Health of each local server."""
+        from shoplake.services import valkey_status
+
+        return [valkey_status(self.settings)]
+
+    # Streaming --------------------------------------------------------------------------------
+
+    def event_log(self) -> EventLog:
+        """The configured event log (the local valkey is started when it is the backend)."""
+        from shoplake.streams import open_event_log
+
+        return open_event_log(self.settings)
+
+    def produce(self, **options: Any) -> ProduceStats:
+        """Send simulated clickstream events onto the event log (see streams.produce)."""
+        from shoplake.streams.produce import produce
+
+        event_log = self.event_log()
+        try:
+            return produce(self.settings, event_log, **options)
+        finally:
+            event_log.close()
+
+    def process(
+        self,
+        *,
+        workers: int = 1,
+        worker: int | None = None,
+        until_idle: bool = False,
+        max_events: int | None = None,
+    ) -> ProcessStats:
+        """Process the event log into bronze.events / bronze.dead_letters, exactly once."""
+        from shoplake.ingest.stream_workers import run_worker, run_workers
+
+        if worker is None and workers > 1:
+            return run_workers(
+                self.settings, workers=workers, until_idle=until_idle, max_events=max_events
+            )
+        return run_worker(
+            self.settings, self.catalog, worker=worker or 0, workers=workers,
+            until_idle=until_idle, max_events=max_events,
+        )  # fmt: skip
+
+    def stream_status(self) -> StreamStatus:
+        """Positions, lag, throughput and dead letters of the stream pipeline."""
+        from shoplake.ingest.stream_status import stream_status
+
+        event_log = self.event_log()
+        try:
+            return stream_status(self.settings, self.catalog, event_log)
+        finally:
+            event_log.close()

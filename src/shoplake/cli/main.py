@@ -73,9 +73,18 @@ def platform(ctx: typer.Context, **overrides: Any) -> Platform:
 
 
 def _register() -> None:
-    from shoplake.cli import bench, config_cmd, demo, lake, pipeline, sources, transform
+    from shoplake.cli import (
+        bench,
+        config_cmd,
+        demo,
+        lake,
+        pipeline,
+        sources,
+        stream,
+        transform,
+    )  # fmt: skip
 
-    for module in (sources, pipeline, lake, transform, config_cmd, demo, bench):
+    for module in (sources, pipeline, stream, lake, transform, config_cmd, demo, bench):
         module.register(app)
 
 

@@ -1,0 +1,110 @@
+"""Running stream workers: one in-process, or several processes each owning its shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from shoplake.errors import ShoplakeError
+from shoplake.ingest.stream_processor import ProcessStats, StreamWorker, owned_shards
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from shoplake.config import Settings
+
+
+def known_products(catalog: Catalog) -> frozenset[str] | None:
+    """Product codes events may name: from silver, else bronze (None: nothing to check)."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    for name, column in (("silver.products", "product_code"), ("bronze.products", "productCode")):
+        try:
+            table = catalog.load_table(name)
+        except NoSuchTableError:
+            continue
+        codes = table.scan(selected_fields=(column,)).to_arrow().column(column).to_pylist()
+        return frozenset(codes)
+    return None
+
+
+def run_worker(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    worker: int = 0,
+    workers: int = 1,
+    until_idle: bool = False,
+    max_events: int | None = None,
+) -> ProcessStats:
+    """Process this worker's shards in this process, updating the online session store."""
+    from shoplake.streams import open_event_log
+    from shoplake.streams.online import SessionStore
+
+    event_log = open_event_log(settings)
+    try:
+        store = SessionStore(_online_url(settings), settings.stream.session_ttl_seconds)
+        shards = owned_shards(event_log.shards, worker, workers)
+        processor = StreamWorker(
+            settings, catalog, event_log, shards,
+            known_products=known_products(catalog), on_events=store.apply,
+            name=f"worker-{worker}-of-{workers}",
+        )  # fmt: skip
+        return processor.run(until_idle=until_idle, max_events=max_events)
+    finally:
+        event_log.close()
+
+
+def _online_url(settings: Settings) -> str:
+    from shoplake.services import ensure_valkey
+
+    return settings.stream.url or ensure_valkey(settings).url
+
+
+def run_workers(
+    settings: Settings, *, workers: int, until_idle: bool, max_events: int | None
+) -> ProcessStats:
+    """Start ``workers`` processes, each owning every ``workers``-th shard, and wait for all."""
+    command = [sys.executable, "-m", "shoplake.cli", "--data-dir", str(settings.data_dir)]
+    command += ["stream", "process", "--output", "json", "--workers", "1"]
+    if until_idle:
+        command.append("--until-idle")
+    if max_events is not None:
+        command += ["--max-events", str(max_events)]
+
+    def default_signals() -> None:  # children of background shells inherit ignored signals
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    children = [
+        subprocess.Popen(
+            [*command, "--worker", f"{i}/{workers}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=os.environ.copy(),
+            preexec_fn=default_signals,  # noqa: PLW1509 - no threads are running here
+        )
+        for i in range(workers)
+    ]
+    total = ProcessStats()
+    failures = []
+    for index, child in enumerate(children):
+        out, err = child.communicate()
+        if child.returncode != 0:
+            failures.append(f"worker {index}: {err.decode().strip().splitlines()[-1:]}")
+            continue
+        total.merge(ProcessStats(**json.loads(out)))
+    if failures:
+        raise ShoplakeError("stream workers failed: " + "; ".join(failures))
+    return total
+
+
+def stats_json(stats: ProcessStats) -> str:
+    payload = asdict(stats)
+    payload["lag"] = {str(k): v for k, v in stats.lag.items()}
+    return json.dumps(payload)
