@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 SOURCES_PROPERTY = "shoplake.transform.sources"
 DELETED = "_deleted"
-Status = Literal["published", "unchanged", "failed", "skipped"]
+Status = Literal["published", "unchanged", "failed", "skipped", "waiting"]
 
 
 @dataclass
@@ -79,7 +79,7 @@ class TransformReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.status in ("published", "unchanged") for r in self.results)
+        return all(r.status in ("published", "unchanged", "waiting") for r in self.results)
 
 
 def recorded_sources(table: Table | None) -> dict[str, int]:
@@ -153,8 +153,15 @@ class Runner:
             model = self.project.models[target]
             started = time.perf_counter()
             cause = next((blocked[u] for u in sorted(model.depends_on) if u in blocked), None)
+            missing = self._missing_sources(model)
             if cause is not None:
-                result = ModelResult(target, model.materialized, "skipped", error=cause)
+                status: Status = "waiting" if cause.startswith("waiting") else "skipped"
+                result = ModelResult(target, model.materialized, status, error=cause)
+            elif missing:
+                result = ModelResult(
+                    target, model.materialized, "waiting",
+                    error=f"waiting for {', '.join(missing)}: nothing has landed there yet",
+                )  # fmt: skip
             else:
                 try:
                     with self._lock(target):
@@ -163,14 +170,17 @@ class Runner:
                 except ShoplakeError as exc:
                     result = ModelResult(target, model.materialized, "failed", error=str(exc))
             result.seconds = time.perf_counter() - started
-            if result.status in ("failed", "skipped"):
-                blocked[target] = (
-                    f"skipped: upstream {target} failed"
-                    if result.status == "failed"
-                    else result.error or "skipped"
-                )
+            if result.status == "failed":
+                blocked[target] = f"skipped: upstream {target} failed"
+            elif result.status in ("skipped", "waiting"):
+                blocked[target] = result.error or result.status
             results.append(result)
         return TransformReport(self.run_id, results, checks)
+
+    def _missing_sources(self, model: Model) -> list[str]:
+        """Bronze tables the model reads that do not exist (e.g. no events streamed yet)."""
+        bronze = sorted(u for u in model.upstream if u.startswith("bronze."))
+        return [name for name in bronze if self._table(name) is None]
 
     def check(self, selectors: list[str] | None = None) -> list[CheckResult]:
         """Run the contracts of published tables (unpublished models are reported as errors)."""
@@ -178,6 +188,8 @@ class Runner:
         for target in self.project.select(selectors):
             model = self.project.models[target]
             if self._table(target) is None:
+                if self._missing_sources(model):
+                    continue  # nothing to check until its sources exist (e.g. no events yet)
                 message = "not published yet: run `shoplake transform`"
                 results.append(CheckResult(target, "published", "error", message=message))
                 continue
