@@ -112,11 +112,21 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port, so a developer's own valkey is left alone
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {"SHOPLAKE_SERVICES__VALKEY_PORT": port}
     data_dir = tmp_path / "demo"
-    result = run("--data-dir", str(data_dir), "demo", "--scale", "0.01", "--orders", "30")
+    result = run(
+        "--data-dir", str(data_dir), "demo", "--scale", "0.01", "--orders", "30",
+        "--events", "3000", env=env,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     text = result.stdout
     for heading in (
+        "2 · stream · clickstream",
         "1 · generate",
         "2 · ingest",
         "1 again · simulate",
@@ -128,9 +138,8 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
         assert heading in text
     assert "no new snapshot — ingestion is idempotent" in text
     # A second demo in the same (demo-made) directory starts fresh; a foreign one is refused.
-    assert (
-        run("--data-dir", str(data_dir), "demo", "--scale", "0.01", "--orders", "5").returncode == 0
-    )
+    again = run("--data-dir", str(data_dir), "demo", "--scale", "0.01", "--orders", "5", env=env)
+    assert again.returncode == 0, again.stderr
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("mine")

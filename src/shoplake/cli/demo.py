@@ -34,6 +34,10 @@ GOLD_SQL = (
     "(SELECT count(*) FROM gold.dim_customers) AS versions, "
     "(SELECT count(DISTINCT customer_number) FROM gold.dim_customers) AS customers"
 )
+SESSIONS_SQL = (
+    "SELECT count(*) AS sessions, avg(CAST(converted AS INTEGER)) AS conversion, "
+    "sum(late_events) AS late FROM silver.sessions"
+)
 TOP_LINES_SQL = (
     "SELECT product_line, sum(revenue) AS revenue FROM gold.sales_by_month "
     "GROUP BY 1 ORDER BY 2 DESC LIMIT 3"
@@ -83,6 +87,7 @@ def demo(
     orders: Annotated[
         int, typer.Option(min=1, help="Orders placed between the two ingests.")
     ] = 500,
+    events: Annotated[int, typer.Option(min=1, help="Clickstream events to stream.")] = 20_000,
 ) -> None:
     """Run the lifecycle on a fresh data dir: generate, ingest, change, ingest again, query."""
     plat = platform(ctx)
@@ -138,6 +143,26 @@ def demo(
         "cursor were diffed by primary key and row hash (snapshot)."
     )
 
+    _heading("2 · stream", "clickstream", "what shoppers do right now, exactly once")
+    services = plat.up()
+    try:
+        produced = plat.produce(events=events, bad_rate=0.01, seed=seed)
+        processed = plat.process(until_idle=True)
+        out.print(
+            f"  Started valkey (pid {services[0].pid}, port {services[0].port}, AOF on) as the "
+            f"event log, produced {produced.events:,} simulated events in {produced.seconds:.1f} s "
+            f"({produced.rate:,.0f}/s) across {plat.settings.stream.shards} shards."
+        )
+        out.print(
+            f"  The processor committed {processed.valid:,} events to bronze.events and "
+            f"{processed.invalid:,} malformed ones to bronze.dead_letters (with the reason), "
+            f"dropped {processed.duplicates:,} producer retries, in {processed.commits} commits "
+            f"({processed.seconds:.1f} s); each commit carries its shard positions, so a crash "
+            "resumes exactly where the data stops. Live session state is in valkey."
+        )
+    finally:
+        plat.down()
+
     _heading("3", "store", "an Iceberg lakehouse any engine can read")
     stats = plat.tables()
     print_table(
@@ -154,6 +179,12 @@ def demo(
         f"  gold.fact_orders: {figures['lines']:,} order lines, revenue {figures['revenue']:,.2f}, "
         f"profit {figures['profit']:,.2f}; dim_customers keeps {figures['versions']:,} versions of "
         f"{figures['customers']:,} customers (SCD type 2)."
+    )
+    sessions = plat.query(SESSIONS_SQL).table.to_pylist()[0]
+    out.print(
+        f"  silver.sessions: {sessions['sessions']:,} sessions (30-minute gap), "
+        f"{sessions['conversion']:.1%} converted, {sessions['late']:,} late events placed in "
+        "their sessions."
     )
     top = plat.query(TOP_LINES_SQL).table.to_pylist()
     out.print(
@@ -184,6 +215,8 @@ def demo(
         "shoplake check                          # every data contract, on published tables",
         "shoplake simulate --orders 1000 && shoplake ingest && shoplake transform",
         "shoplake maintain                       # compact files, expire old snapshots",
+        "shoplake stream produce --rate 500 --duration 10   # a live burst (starts valkey)",
+        "shoplake stream process --until-idle && shoplake stream status",
         "shoplake sources load-classicmodels ../shared/data/classicmodels/mysqlsampledatabase.sql",
     ):
         out.print(f"  {line}")
