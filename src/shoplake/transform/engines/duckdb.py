@@ -4,7 +4,7 @@ schema-qualified views over Arrow scans, and model SQL run against them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -47,7 +47,11 @@ def expose(
     row_filter: BooleanExpression | None = None,
 ) -> Exposed:
     """Make ``name`` readable in ``con``: the whole table (optionally filtered), or only the
-    rows appended after a snapshot."""
+    rows appended after a snapshot.
+
+    Local tables whose files carry no delete files are read by DuckDB straight from their
+    Parquet data files (column pruning, parallel scans); anything else through PyIceberg.
+    """
     snapshot = table.current_snapshot()
     snapshot_id = snapshot.snapshot_id if snapshot else None
     if delta_from is not None and snapshot_id is not None:
@@ -57,15 +61,53 @@ def expose(
     else:
         scan = table.scan() if row_filter is None else table.scan(row_filter=row_filter)  # type: ignore[assignment]
         delta_from = None
-    files = sum(1 for _ in scan.plan_files()) if snapshot_id is not None else 0
-    data = scan.to_arrow() if snapshot_id is not None else table.schema().as_arrow().empty_table()
+    tasks = list(scan.plan_files()) if snapshot_id is not None else []
+    namespace, table_name = name.split(".")
+    paths = _local_parquet_paths(tasks)
+    if paths and row_filter is None:
+        select = _columns_over_files(con, table, paths)
+        rows = sum(task.file.record_count for task in tasks)
+        con.execute(f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS {select}')
+        return Exposed(name, snapshot_id, rows, len(tasks), delta_from)
+    data = scan.to_arrow() if tasks else table.schema().as_arrow().empty_table()
     view_source = "__" + name.replace(".", "__")
     con.register(view_source, data)
-    namespace, table_name = name.split(".")
     con.execute(
         f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS SELECT * FROM "{view_source}"'
     )
-    return Exposed(name, snapshot_id, data.num_rows, files, delta_from)
+    return Exposed(name, snapshot_id, data.num_rows, len(tasks), delta_from)
+
+
+def _local_parquet_paths(tasks: list[Any]) -> list[str] | None:
+    """Paths of the tasks' data files when all are local Parquet without delete files."""
+    from urllib.parse import urlparse
+
+    paths = []
+    for task in tasks:
+        location = urlparse(task.file.file_path)
+        if task.delete_files or location.scheme not in ("", "file"):
+            return None
+        paths.append(location.path)
+    return paths or None
+
+
+def _columns_over_files(con: duckdb.DuckDBPyConnection, table: Table, paths: list[str]) -> str:
+    """A SELECT of the table's current columns over its files; columns that no file has yet
+    (added by schema evolution) come out as typed NULLs."""
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    listing = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    source = f"read_parquet([{listing}], union_by_name = true)"
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    columns = []
+    for field in schema_to_pyarrow(table.schema(), include_field_ids=False):
+        quoted = '"' + field.name.replace('"', '""') + '"'
+        if field.name in present:
+            columns.append(quoted)
+        else:
+            empty = con.from_arrow(pa.table({field.name: pa.array([], field.type)}))
+            columns.append(f"CAST(NULL AS {empty.types[0]}) AS {quoted}")
+    return f"SELECT {', '.join(columns)} FROM {source}"
 
 
 def expose_arrow(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
