@@ -54,7 +54,8 @@ def test_report_has_every_section(report: str) -> None:
 def test_raw_and_shoplake_agree_on_every_model(report: str) -> None:
     models = table_under(report, "## Per model")
     by_model = {m["model"]: m for m in models if m["model"] != "all models"}
-    assert list(by_model) == Project.load().order
+    # Every model except the clickstream's (this benchmark streams no events).
+    assert list(by_model) == [t for t in Project.load().order if t != "silver.sessions"]
     for name, row in by_model.items():
         assert _number(row["rows (shoplake)"]) == _number(row["rows (raw)"]), name
     assert _number(by_model["gold.fact_orders"]["rows (raw)"]) == _number(
