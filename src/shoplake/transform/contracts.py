@@ -149,17 +149,41 @@ def _row_count_checks(spec: dict[str, Any], relation: str) -> Iterator[Check]:
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, model: Model, relation: str) -> list[CheckResult]:
-    """Run every check of a model's contract against ``relation`` in ``con``."""
+    """Run every check of a model's contract against ``relation`` in ``con``.
+
+    The failing-row counts of all row checks are computed in one query; only checks that
+    fail (or a batch that errors) are then run one by one for samples and messages.
+    """
     import duckdb
 
+    checks = list(compile_checks(model, relation))
+    counts = _batch_counts(con, [c for c in checks if c.failing_sql is not None])
     results = []
-    for check in compile_checks(model, relation):
+    for check in checks:
+        if counts is not None and check.failing_sql is not None and counts[check.name] == 0:
+            results.append(CheckResult(model.target, check.name, "pass"))
+            continue
         try:
             results.append(_run_one(con, model.target, check))
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0]
             results.append(CheckResult(model.target, check.name, "error", message=message))
     return results
+
+
+def _batch_counts(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> dict[str, int] | None:
+    """Failing-row counts of many checks in one query (None if any of them errors)."""
+    import duckdb
+
+    if not checks:
+        return {}
+    columns = ", ".join(f"(SELECT count(*) FROM ({c.failing_sql}))" for c in checks)
+    try:
+        row = con.execute(f"SELECT {columns}").fetchone()
+    except duckdb.Error:
+        return None
+    assert row is not None
+    return {c.name: int(n) for c, n in zip(checks, row, strict=True)}
 
 
 def _run_one(con: duckdb.DuckDBPyConnection, target: str, check: Check) -> CheckResult:
