@@ -21,19 +21,11 @@ from shoplake.generate.classicmodels import (
 from shoplake.generate.schema import CLASSICMODELS_TABLES, metadata
 
 # SQLite stores NUMERIC as REAL; SQLAlchemy warns when it turns values back into Decimal.
+from tests.support.classicmodels import DUMP_COUNTS as EXPECTED_COUNTS
+from tests.support.classicmodels import RATINGS_IN_CSV
+
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite")
 
-EXPECTED_COUNTS = {
-    "customers": 122,
-    "employees": 23,
-    "offices": 7,
-    "orderdetails": 2996,
-    "orders": 326,
-    "payments": 273,
-    "productlines": 7,
-    "products": 110,
-}
-RATINGS_IN_CSV = 2532  # rows in ratings_ml_training.csv, all distinct (customer, product) pairs
 
 # An orderdetails row of the dump: (orderNumber,'productCode',quantityOrdered,'priceEach',line)
 ORDER_LINE = re.compile(r"^\((\d+),'[^']*',(\d+),'(\d+\.\d\d)',(\d+)\)", re.MULTILINE)

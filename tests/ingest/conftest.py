@@ -7,19 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from shoplake.generate import schema
 from shoplake.platform import Platform
 
-SOURCE_TABLES = (
-    "customers",
-    "employees",
-    "offices",
-    "orderdetails",
-    "orders",
-    "payments",
-    "productlines",
-    "products",
-    "ratings",
-)
+SOURCE_TABLES = tuple(sorted(schema.SOURCE_TABLES))
 
 
 @pytest.fixture(scope="session")

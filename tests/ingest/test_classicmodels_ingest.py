@@ -6,18 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from shoplake.platform import Platform
-
-DUMP_COUNTS = {
-    "customers": 122,
-    "employees": 23,
-    "offices": 7,
-    "orderdetails": 2996,
-    "orders": 326,
-    "payments": 273,
-    "productlines": 7,
-    "products": 110,
-}
-DUMP_REVENUE = Decimal("9604190.61")  # sum(quantityOrdered * priceEach) over the dump
+from tests.support.classicmodels import DUMP_COUNTS, DUMP_REVENUE
 
 
 def test_real_dump_lands_in_bronze_with_exact_counts_and_revenue(

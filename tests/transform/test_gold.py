@@ -12,8 +12,7 @@ import pytest
 
 from shoplake.generate.classicmodels import read_classicmodels_dump
 from shoplake.platform import Platform
-
-DUMP_REVENUE = Decimal("9604190.61")
+from tests.support.classicmodels import DUMP_REVENUE
 
 
 @pytest.fixture(scope="module")

@@ -6,19 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from shoplake.generate.schema import SOURCE_TABLES
 from shoplake.transform.project import Project, ProjectError, referenced_tables
 
-SILVER = {
-    "customers",
-    "employees",
-    "offices",
-    "orderdetails",
-    "orders",
-    "payments",
-    "productlines",
-    "products",
-    "ratings",
-}
+SILVER = set(SOURCE_TABLES)  # one silver model per source table
 
 
 def test_dependencies_come_from_the_sql_not_from_cte_names() -> None:
