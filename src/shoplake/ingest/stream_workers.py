@@ -7,6 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -55,9 +58,31 @@ def run_worker(
             known_products=known_products(catalog), on_events=store.apply,
             name=f"worker-{worker}-of-{workers}",
         )  # fmt: skip
-        return processor.run(until_idle=until_idle, max_events=max_events)
+        with graceful_stop() as stopping:
+            return processor.run(
+                until_idle=until_idle, max_events=max_events, should_stop=stopping.is_set
+            )
     finally:
         event_log.close()
+
+
+@contextmanager
+def graceful_stop() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM ask the worker to commit what it has read and stop (main thread only)."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping
+        return
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _online_url(settings: Settings) -> str:
