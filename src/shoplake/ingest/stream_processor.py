@@ -213,6 +213,14 @@ class StreamWorker:
         stats.seconds = time.monotonic() - started
         return stats
 
+    def _advancing(self, positions: dict[int, str], applied: dict[int, str]) -> dict[int, str]:
+        """The positions that move a table forward (never back to where it already was)."""
+        return {
+            shard: position
+            for shard, position in positions.items()
+            if shard not in applied or self.log.compare(position, applied[shard]) > 0
+        }
+
     def _commit(
         self,
         pending: _Pending,
@@ -246,10 +254,14 @@ class StreamWorker:
         )
         # Dead letters first: if the process dies between the two commits, the restart
         # re-reads from the events table's (older) position and skips what dead letters hold.
-        commit(self.dead_table, Batch(dead, positions), self.backend, self.name)
-        applied_dead.update(positions)
-        commit(self.events_table, Batch(events, positions), self.backend, self.name)
-        applied_events.update(positions)
+        # A table's position only ever moves forward: a restart that re-reads from the older
+        # position may commit short of where the other table already is.
+        dead_positions = self._advancing(positions, applied_dead)
+        commit(self.dead_table, Batch(dead, dead_positions), self.backend, self.name)
+        applied_dead.update(dead_positions)
+        event_positions = self._advancing(positions, applied_events)
+        commit(self.events_table, Batch(events, event_positions), self.backend, self.name)
+        applied_events.update(event_positions)
         stats.commits += 1
         for shard, position in positions.items():
             self.log.trim(shard, position)

@@ -1,9 +1,11 @@
 """The online store's session state: what each live session viewed, carted and bought.
 
-One Valkey hash per session (``session:<id>``) with a TTL, updated as events are read:
-``last_event_time``, ``customer_number``, ``events``, ``recent_products`` (newest first, JSON),
-``cart`` (product → quantity, JSON) and ``purchased`` (JSON). Updates are read-modify-write in
-two pipelined round trips per batch.
+One Valkey hash per session (``session:<id>``) with a TTL. It keeps the session's recent
+events keyed by ``event_id`` (field ``log``) and, derived from them in event-time order, what
+readers use: ``last_event_time``, ``customer_number``, ``events``, ``recent_products``
+(newest first), ``cart`` (product → quantity) and ``purchased``. Because the state is a fold
+over events keyed by id, applying an event twice (a processor restarted after a crash reads
+it again) or late (after newer ones) gives the same state as applying it once, in order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ if TYPE_CHECKING:
     from shoplake.streams.events import Event
 
 RECENT_PRODUCTS = 20
+MAX_LOGGED_EVENTS = 500  # per session; the oldest are forgotten first (bots make long sessions)
 KEY_PREFIX = "session:"
+DERIVED = ("recent_products", "cart", "purchased")
 
 
 def redis_client(url: str) -> Any:
@@ -28,42 +32,59 @@ def redis_client(url: str) -> Any:
     return client.Redis.from_url(url, socket_timeout=10, decode_responses=True)
 
 
-def merge_session(state: dict[str, str], events: list[Event]) -> dict[str, str]:
-    """Fold a session's new events (in event-time order) into its stored state."""
-    recent: list[str] = json.loads(state.get("recent_products", "[]"))
-    cart: dict[str, int] = json.loads(state.get("cart", "{}"))
-    purchased: list[str] = json.loads(state.get("purchased", "[]"))
-    last = state.get("last_event_time", "")
-    count = int(state.get("events", 0))
-    customer = state.get("customer_number", "")
-    for event in sorted(events, key=lambda e: e.event_time):
-        count += 1
-        stamp = event.event_time.isoformat()
-        last = max(last, stamp)
-        if event.customer_number is not None:
-            customer = str(event.customer_number)
-        code = event.product_code
+def _entry(event: Event) -> list[Any]:
+    return [
+        event.event_time.isoformat(),
+        event.event_type,
+        event.product_code,
+        event.quantity,
+        event.customer_number,
+    ]
+
+
+def fold(log: dict[str, list[Any]]) -> dict[str, str]:
+    """The derived session fields from its logged events, folded in (time, event_id) order."""
+    recent: list[str] = []
+    cart: dict[str, int] = {}
+    purchased: list[str] = []
+    customer = ""
+    ordered = sorted(log.items(), key=lambda item: (item[1][0], item[0]))
+    for _event_id, (_time, kind, code, quantity, customer_number) in ordered:
+        if customer_number is not None:
+            customer = str(customer_number)
         if code is None:
             continue
-        if event.event_type in ("page_view", "add_to_cart"):
+        if kind in ("page_view", "add_to_cart"):
             recent = [code] + [p for p in recent if p != code]
-        if event.event_type == "add_to_cart":
-            cart[code] = cart.get(code, 0) + (event.quantity or 1)
-        elif event.event_type == "remove_from_cart":
-            left = cart.get(code, 0) - (event.quantity or 1)
-            cart = {k: v for k, v in cart.items() if k != code} | ({code: left} if left > 0 else {})
-        elif event.event_type == "purchase":
+        if kind == "add_to_cart":
+            cart[code] = cart.get(code, 0) + (quantity or 1)
+        elif kind == "remove_from_cart":
+            left = cart.pop(code, 0) - (quantity or 1)
+            if left > 0:
+                cart[code] = left
+        elif kind == "purchase":
             cart.pop(code, None)
             if code not in purchased:
                 purchased.append(code)
     return {
-        "last_event_time": last,
+        "last_event_time": ordered[-1][1][0] if ordered else "",
         "customer_number": customer,
-        "events": str(count),
+        "events": str(len(log)),
         "recent_products": json.dumps(recent[:RECENT_PRODUCTS]),
         "cart": json.dumps(cart, sort_keys=True),
         "purchased": json.dumps(purchased),
     }
+
+
+def merge_session(state: dict[str, str], events: list[Event]) -> dict[str, str]:
+    """Add events to a session's stored state (idempotent, whatever the arrival order)."""
+    log: dict[str, list[Any]] = json.loads(state.get("log", "{}"))
+    for event in events:
+        log[event.event_id] = _entry(event)
+    if len(log) > MAX_LOGGED_EVENTS:
+        newest = sorted(log.items(), key=lambda item: (item[1][0], item[0]))[-MAX_LOGGED_EVENTS:]
+        log = dict(newest)
+    return {"log": json.dumps(log, separators=(",", ":"))} | fold(log)
 
 
 class SessionStore:
@@ -95,8 +116,8 @@ class SessionStore:
         state = self.client.hgetall(KEY_PREFIX + session_id)
         if not state:
             return None
-        decoded: dict[str, Any] = dict(state)
-        for key in ("recent_products", "cart", "purchased"):
+        decoded: dict[str, Any] = {k: v for k, v in state.items() if k != "log"}
+        for key in DERIVED:
             decoded[key] = json.loads(state[key])
         decoded["events"] = int(state["events"])
         return decoded
