@@ -49,5 +49,22 @@ def transform(
     say(f"report written to {path}")
 
 
+@bench_app.command("stream")
+def stream(
+    ctx: typer.Context,
+    events: Annotated[
+        int, typer.Option(min=1000, help="Events produced for each throughput run.")
+    ] = 200_000,
+    report: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+        "benchmarks/reports/stream.md"
+    ),
+) -> None:
+    """Events/s through validate → dedupe → commit; produce → session-state latency at 1,000/s."""
+    from shoplake.bench.stream import run_stream_benchmark
+
+    path = run_stream_benchmark(platform(ctx).settings, events=events, report=report)
+    say(f"report written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench", rich_help_panel="benchmarks")
