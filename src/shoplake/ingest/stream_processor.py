@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -158,57 +159,75 @@ class StreamWorker:
             self.settings.stream.dedupe_window,
         )
         pending = _Pending()
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        in_flight: Future[None] | None = None
         batch_events = self.settings.stream.batch_events
         batch_seconds = self.settings.stream.batch_seconds
         compare = self.log.compare
-        while True:
-            got = 0
-            fresh: list[Any] = []
-            for shard in self.shards:
-                budget = (
-                    batch_events
-                    if max_events is None
-                    else min(batch_events, max_events - stats.read)
+        try:
+            while True:
+                got = 0
+                fresh: list[Any] = []
+                for shard in self.shards:
+                    budget = (
+                        batch_events
+                        if max_events is None
+                        else min(batch_events, max_events - stats.read)
+                    )
+                    if budget <= 0:
+                        break
+                    records: list[Record] = self.log.read(shard, cursor[shard], budget)
+                    got += len(records)
+                    stats.read += len(records)
+                    now = dt.datetime.now(dt.UTC)
+                    for record in records:
+                        cursor[shard] = record.position
+                        result = validate(
+                            record.payload, known_products=self.known_products, now=now
+                        )
+                        if isinstance(result, Invalid):
+                            done = applied_dead.get(shard)
+                            if done is None or compare(record.position, done) > 0:
+                                stats.invalid += 1
+                                pending.dead.append((result, shard, record.position))
+                            continue
+                        done = applied_events.get(shard)
+                        if done is not None and compare(record.position, done) <= 0:
+                            stats.skipped_committed += 1
+                            continue
+                        if result.event_id in seen:
+                            stats.duplicates += 1
+                            continue
+                        seen.add(result.event_id)
+                        stats.valid += 1
+                        fresh.append(result)
+                        pending.events.append(result)
+                        pending.event_meta.append((shard, record.position))
+                if fresh and self.on_events is not None:
+                    self.on_events(fresh)
+                idle = got == 0
+                due = (
+                    len(pending) >= batch_events
+                    or time.monotonic() - pending.since >= batch_seconds
                 )
-                if budget <= 0:
+                stop = should_stop() or (max_events is not None and stats.read >= max_events)
+                if due or stop or (idle and until_idle):
+                    # Commits run one at a time in the background, in order, so reading (and the
+                    # session state updates) go on while a micro-batch is being committed.
+                    if in_flight is not None:
+                        in_flight.result()
+                    in_flight = committer.submit(
+                        self._commit, pending, dict(cursor), applied_events, applied_dead, stats
+                    )
+                    pending = _Pending()
+                if stop or (idle and until_idle):
                     break
-                records: list[Record] = self.log.read(shard, cursor[shard], budget)
-                got += len(records)
-                stats.read += len(records)
-                now = dt.datetime.now(dt.UTC)
-                for record in records:
-                    cursor[shard] = record.position
-                    result = validate(record.payload, known_products=self.known_products, now=now)
-                    if isinstance(result, Invalid):
-                        done = applied_dead.get(shard)
-                        if done is None or compare(record.position, done) > 0:
-                            stats.invalid += 1
-                            pending.dead.append((result, shard, record.position))
-                        continue
-                    done = applied_events.get(shard)
-                    if done is not None and compare(record.position, done) <= 0:
-                        stats.skipped_committed += 1
-                        continue
-                    if result.event_id in seen:
-                        stats.duplicates += 1
-                        continue
-                    seen.add(result.event_id)
-                    stats.valid += 1
-                    fresh.append(result)
-                    pending.events.append(result)
-                    pending.event_meta.append((shard, record.position))
-            if fresh and self.on_events is not None:
-                self.on_events(fresh)
-            idle = got == 0
-            due = len(pending) >= batch_events or time.monotonic() - pending.since >= batch_seconds
-            stop = should_stop() or (max_events is not None and stats.read >= max_events)
-            if due or stop or (idle and until_idle):
-                self._commit(pending, cursor, applied_events, applied_dead, stats)
-                pending = _Pending()
-            if stop or (idle and until_idle):
-                break
-            if idle:
-                time.sleep(0.01)
+                if idle:
+                    time.sleep(0.01)
+            if in_flight is not None:
+                in_flight.result()
+        finally:
+            committer.shutdown(wait=True)
         stats.lag = {s: self.log.lag(s, cursor[s]) for s in self.shards}
         stats.seconds = time.monotonic() - started
         return stats
