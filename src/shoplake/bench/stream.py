@@ -68,6 +68,8 @@ WORKERS: tuple[int, ...] = (1, 2)
 RUNS = 3
 LATENCY_RUNS = 3
 POLL_SECONDS = 0.001
+#: A send/poll loop round longer than this is a gap: samples were not checked meanwhile.
+GAP_SECONDS = 0.01
 WARM_UP_TIMEOUT = 120.0
 #: The session store's hash of one session and the field counting its applied events.
 SESSION_KEY, COUNT_FIELD = "session:{}", "events"
@@ -200,6 +202,7 @@ class LatencyRun:
     cores: dict[str, float | None] = field(default_factory=dict)  # CPU s / window s, by process
     lake_timeout: bool = False
     parts: list[LatencyRun] = field(default_factory=list)  # the runs pooled into this one
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # producer loop held up
 
     @classmethod
     def pooled(cls, runs: list[LatencyRun]) -> LatencyRun:
@@ -214,6 +217,7 @@ class LatencyRun:
             total.samples += run.samples
             total.lake_ms += run.lake_ms
             total.commits += run.commits
+            total.gaps += run.gaps
         total.warm_up_seconds = max(r.warm_up_seconds for r in runs)
         total.lake_timeout = any(r.lake_timeout for r in runs)
         for name in first.cores:
@@ -238,15 +242,18 @@ class LatencyRun:
         """How long each commit in the window held the processor's loop (session updates too)."""
         return [(c.committed - c.started) * 1000 for c in self.commits]
 
-    def slow(self, threshold_ms: float) -> tuple[int, int]:
-        """Samples slower than ``threshold_ms``, and how many of them waited across a commit."""
+    def slow(self, threshold_ms: float) -> tuple[int, int, int]:
+        """Samples slower than ``threshold_ms``; how many waited across a commit of the
+        processor, and how many across a gap in the producer's own loop."""
         slow = [s for s in self.samples if (s.latency_ms or 0.0) > threshold_ms]
-        across = sum(
-            1
-            for s in slow
-            if any(c.started <= (s.visible or 0.0) and c.committed >= s.sent for c in self.commits)
-        )
-        return len(slow), across
+
+        def across(spans: list[tuple[float, float]]) -> int:
+            return sum(
+                1 for s in slow if any(a <= (s.visible or 0.0) and b >= s.sent for a, b in spans)
+            )
+
+        commits = [(c.started, c.committed) for c in self.commits]
+        return len(slow), across(commits), across(self.gaps)
 
     @property
     def adds_up(self) -> bool:
@@ -612,14 +619,14 @@ class PacedProducer:
         """Send ``rate`` events/s for ``seconds``, polling as it goes; the window (epoch s)."""
         run = self.run
         total = round(run.rate * run.seconds)
-        started = time.time()
+        started = last = time.time()
         while run.produced < total:
             due = min(total, int((time.time() - started) * run.rate) + 1) - run.produced
             if due > 0:
                 self.send(list(islice(stream, due)))
                 run.produced += due
             self.poll()
-            time.sleep(POLL_SECONDS)
+            last = self._round(last)
         ended = time.time()
         run.seconds = ended - started
         return started, ended
@@ -627,11 +634,20 @@ class PacedProducer:
     def settle(self, timeout: float) -> None:
         """Keep polling until every sample is visible, or ``timeout`` s (the rest: unseen)."""
         deadline = time.monotonic() + timeout
+        last = time.time()
         while self.pending and time.monotonic() < deadline:
             self.poll()
-            time.sleep(POLL_SECONDS)
+            last = self._round(last)
         self.run.samples.extend(self.pending)
         self.pending.clear()
+
+    def _round(self, last: float) -> float:
+        """End a loop round: sleep the poll interval, note a gap if the round took too long."""
+        time.sleep(POLL_SECONDS)
+        now = time.time()
+        if now - last > GAP_SECONDS:
+            self.run.gaps.append((last, now))
+        return now
 
 
 # Lakehouse facts -------------------------------------------------------------------------------
