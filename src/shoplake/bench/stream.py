@@ -25,15 +25,17 @@ import cProfile
 import datetime as dt
 import json
 import os
+import pstats
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from unittest import mock
 
 from shoplake.bench.ingest import _clean, _platform, _progress, _timed_ingest_all
@@ -68,6 +70,8 @@ WORKERS: tuple[int, ...] = (1, 2)
 RUNS = 3
 LATENCY_RUNS = 3
 POLL_SECONDS = 0.001
+#: The first profile row of the processor's commit thread.
+THREAD = "commit thread: "
 #: A send/poll loop round longer than this is a gap: samples were not checked meanwhile.
 GAP_SECONDS = 0.01
 WARM_UP_TIMEOUT = 120.0
@@ -78,17 +82,18 @@ POSITIONS_SUMMARY = "shoplake.stream.positions"
 
 #: The functions whose cumulative time the profiled run reports, as ``transform.attribute``
 #: takes them: (label, file path ending, function). Unindented rows do not overlap; an indented
-#: row is part of one above it.
+#: row is part of one above it; rows from ``THREAD`` on run in the processor's commit thread,
+#: alongside the others.
 PROFILE_PARTS = (
     ("event log reads (`ValkeyEventLog.read`)", "streams/valkey.py", "read"),
     ("validation (`validate`)", "streams/events.py", "validate"),
     ("session state updates (`SessionStore.apply`)", "streams/online.py", "apply"),
-    ("micro-batch commits (`StreamWorker._commit`)", "ingest/stream_processor.py", "_commit"),
     ("start-up: sink tables (`open_sink_table`)", "ingest/stream_sink.py", "open_sink_table"),
     ("start-up: dedupe ids (`recent_event_ids`)", "ingest/stream_sink.py", "recent_event_ids"),
     ("start-up: product codes (`known_products`)", "ingest/stream_workers.py", "known_products"),
     ("  state merged in Python (`merge_session`)", "streams/online.py", "merge_session"),
     ("  JSON parsing (`parse`)", "streams/events.py", "parse"),
+    ("commit thread: micro-batch commits (`_commit`)", "ingest/stream_processor.py", "_commit"),
     ("  events to Arrow (`events_to_arrow`)", "streams/events.py", "events_to_arrow"),
     ("  Iceberg commits, both tables (`stream_sink.commit`)", "ingest/stream_sink.py", "commit"),
     ("  log trims (`ValkeyEventLog.trim`)", "streams/valkey.py", "trim"),
@@ -167,7 +172,7 @@ class Sample:
 
 
 @dataclass
-class CommitPause:
+class CommitSpan:
     """One ``bronze.events`` commit: when the processor began it and its snapshot's timestamp."""
 
     started: float
@@ -192,7 +197,7 @@ class LatencyRun:
     samples: list[Sample] = field(default_factory=list)
     lake_ms: list[float] = field(default_factory=list)
     lake_missing: int = 0
-    commits: list[CommitPause] = field(default_factory=list)
+    commits: list[CommitSpan] = field(default_factory=list)
     table_commits: int = 0  # metadata.json files written in the window, both sink tables
     data_files: int = 0
     other_files: int = 0  # manifests and manifest lists
@@ -238,8 +243,8 @@ class LatencyRun:
         return count * 60 / self.seconds if self.seconds else 0.0
 
     @property
-    def pauses_ms(self) -> list[float]:
-        """How long each commit in the window held the processor's loop (session updates too)."""
+    def commit_ms(self) -> list[float]:
+        """How long each commit in the window took, from its start to its snapshot."""
         return [(c.committed - c.started) * 1000 for c in self.commits]
 
     def slow(self, threshold_ms: float) -> tuple[int, int, int]:
@@ -468,18 +473,47 @@ def _throughput_run(
 
 
 def _profile_phase(bench: StreamBench) -> None:
-    """One more 1-worker run at the default batch bounds, in this process under cProfile."""
+    """One more 1-worker run at the default batch bounds, in this process under cProfile
+    (every thread it starts too: the processor commits in a thread of its own)."""
     from shoplake.bench import transform
 
     results = bench.results
     profiler = cProfile.Profile()
-    run = _throughput_run(bench, results.default_config, 1, profiler)
+    threads: list[cProfile.Profile] = []
+    with _profiled_threads(threads):
+        run = _throughput_run(bench, results.default_config, 1, profiler)
+    merged = _Merged(profiler, *threads)
     # transform.attribute reads the parts from its module; lend it this benchmark's.
     with mock.patch.object(transform, "PROFILE_PARTS", PROFILE_PARTS):
-        parts = transform.attribute(profiler)
+        parts = transform.attribute(cast("cProfile.Profile", merged))
     results.profile = Profile(run.wall, parts)
     results.profile_run = run
     _progress(f"profiled 1-worker run: {run.wall:.2f} s under cProfile")
+
+
+@contextlib.contextmanager
+def _profiled_threads(profilers: list[cProfile.Profile]) -> Iterator[None]:
+    """Threads started meanwhile each run under a profiler of their own, added to the list."""
+    run = threading.Thread.run
+
+    def profiled(thread: threading.Thread) -> None:
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        with profiler:
+            run(thread)
+
+    with mock.patch.object(threading.Thread, "run", profiled):
+        yield
+
+
+class _Merged:
+    """Several profiles as one, in the form ``pstats.Stats`` reads (``create_stats``, ``stats``)."""
+
+    def __init__(self, *profilers: cProfile.Profile) -> None:
+        self.stats = pstats.Stats(*profilers).stats  # type: ignore[attr-defined]
+
+    def create_stats(self) -> None:
+        """Nothing to collect: ``stats`` is complete."""
 
 
 def _latency_run(bench: StreamBench, config: CommitConfig) -> LatencyRun:
@@ -694,7 +728,7 @@ def _lake_facts(
 
 def commit_history(
     events: Table, sort_key: Callable[[str], str], wanted: set[str]
-) -> tuple[dict[int, CommitPause], dict[str, int]]:
+) -> tuple[dict[int, CommitSpan], dict[str, int]]:
     """The processor's appends to ``bronze.events`` by snapshot id, and which one published
     each ``wanted`` event id.
 
@@ -704,7 +738,7 @@ def commit_history(
     in it); the snapshot's timestamp is taken just before the catalog commit publishes it.
     """
     bounds: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    commits: dict[int, CommitPause] = {}
+    commits: dict[int, CommitSpan] = {}
     for snapshot in sorted(events.snapshots(), key=lambda s: s.sequence_number or 0):
         summary = snapshot.summary
         positions = summary.get(POSITIONS_SUMMARY) if summary is not None else None
@@ -713,7 +747,7 @@ def commit_history(
         for shard, position in json.loads(positions).items():
             bounds[int(shard)].append((sort_key(position), snapshot.snapshot_id))
         committed = snapshot.timestamp_ms / 1000
-        commits[snapshot.snapshot_id] = CommitPause(
+        commits[snapshot.snapshot_id] = CommitSpan(
             committed, committed, int(summary.get("added-records", 0)),
             int(summary.get("added-data-files", 0)),
         )  # fmt: skip
