@@ -93,12 +93,12 @@ PROFILE_PARTS = (
     ("start-up: product codes (`known_products`)", "ingest/stream_workers.py", "known_products"),
     ("  state merged in Python (`merge_session`)", "streams/online.py", "merge_session"),
     ("  JSON parsing (`parse`)", "streams/events.py", "parse"),
+    ("  valkey-py parsing replies (`_read_response`)", "_parsers/resp2.py", "_read_response"),
+    ("  valkey-py encoding commands (`pack`)", "valkey/connection.py", "pack"),
     ("commit thread: micro-batch commits (`_commit`)", "ingest/stream_processor.py", "_commit"),
     ("  events to Arrow (`events_to_arrow`)", "streams/events.py", "events_to_arrow"),
     ("  Iceberg commits, both tables (`stream_sink.commit`)", "ingest/stream_sink.py", "commit"),
     ("  log trims (`ValkeyEventLog.trim`)", "streams/valkey.py", "trim"),
-    ("  valkey-py parsing replies (`_read_response`)", "_parsers/resp2.py", "_read_response"),
-    ("  valkey-py encoding commands (`pack`)", "valkey/connection.py", "pack"),
 )
 
 

@@ -414,8 +414,8 @@ def _throughput_line(results: StreamBenchResults, best: ThroughputRun) -> str:
         line += (
             f"; at batch {slowest.config.label} {slowest.workers} workers managed only "
             f"{slowest.rate:,.0f} events/s and sat idle {idle:.0%} of the time — waiting, not "
-            "computing, which is what PyIceberg's back-off after a commit conflict on the "
-            "shared sink tables looks like"
+            "computing, as PyIceberg's back-off (100 ms and up) after commit conflicts between "
+            "workers on the shared sink tables would make them (retries are not counted here)"
         )
     done = [r for r in results.throughput if not r.error]
     failed = len(results.throughput) - len(done)
