@@ -23,6 +23,7 @@ import bisect
 import contextlib
 import cProfile
 import datetime as dt
+import gc
 import json
 import os
 import pstats
@@ -492,6 +493,22 @@ def _profile_phase(bench: StreamBench) -> None:
 
 
 @contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    """No garbage collection in this process meanwhile: a full collection of the benchmark's
+    heap stops the measuring loop for tens of milliseconds, which samples would count."""
+    gc.collect()
+    gc.freeze()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
 def _profiled_threads(profilers: list[cProfile.Profile]) -> Iterator[None]:
     """Threads started meanwhile each run under a profiler of their own, added to the list."""
     run = threading.Thread.run
@@ -536,11 +553,12 @@ def _latency_run(bench: StreamBench, config: CommitConfig) -> LatencyRun:
         producer.warm_up(stream, alive=lambda: processor.poll() is None, log_path=log_path)
         pids = {"processor": processor.pid, "valkey": bench.valkey_pid, "producer": os.getpid()}
         before = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
-        window = producer.paced(stream)
+        with _collector_off():
+            window = producer.paced(stream)
+            producer.settle(timeout=config.batch_seconds + 10)
         for name, pid in pids.items():
             used, was = process_cpu_seconds(pid), before[name]
             run.cores[name] = None if used is None or was is None else (used - was) / run.seconds
-        producer.settle(timeout=config.batch_seconds + 10)
         run.lake_timeout = not _wait_committed(lake, event_log, config.batch_seconds * 3 + 30)
     finally:
         _stop(processor)

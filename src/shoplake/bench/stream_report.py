@@ -222,8 +222,8 @@ def _latency_section(results: StreamBenchResults) -> str:
         "valid event is a sample: *session state* is the time from just before its produce call "
         "until `HGET session:<id> events` reaches the count it brings (polled every "
         f"{POLL_SECONDS * 1000:g} ms); *bronze.events* is until the timestamp of the Iceberg "
-        "snapshot that holds it (taken just before the catalog commit). The verdict is on all "
-        "runs' samples together.\n",
+        "snapshot that holds it (taken just before the catalog commit). This process's garbage "
+        "collector is off during the windows. The verdict is on all runs' samples together.\n",
         _percentile_header("visible in"),
         *(
             _percentile_row(f"session state, run {i}", p.session_ms, TARGET_P99_MS, p.unseen)
