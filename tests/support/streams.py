@@ -25,6 +25,7 @@ import pytest
 
 from shoplake import services
 from shoplake.platform import Platform
+from shoplake.streams.events import FIELDS
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -34,19 +35,7 @@ SOURCE_SEED = 42
 SHARDS = 4  # the default stream.shards
 PREFIX = "events"  # the default stream.prefix
 POSITION_KEY = "shoplake.stream.position.{backend}.{shard}"
-EVENT_FIELDS = (
-    "event_id",
-    "event_type",
-    "event_time",
-    "session_id",
-    "customer_number",
-    "product_code",
-    "quantity",
-    "price",
-    "device",
-    "query",
-    "schema_version",
-)
+EVENT_FIELDS = FIELDS
 CENT = Decimal("0.01")
 
 
