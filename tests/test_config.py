@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,29 @@ def test_secrets_are_masked(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert mask_url("mysql+pymysql://u:p%40ss@h/db") == "mysql+pymysql://u:***@h/db"
     assert mask_url("redis://:v4lkey@127.0.0.1:6390/0") == "redis://:***@127.0.0.1:6390/0"
     assert mask_url("sqlite:////tmp/a:b/source.db") == "sqlite:////tmp/a:b/source.db"
+
+
+def test_child_environment_rebuilds_the_same_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shoplake.config import Settings, child_environment
+
+    monkeypatch.setenv("SHOPLAKE_STREAM__PREFIX", "inherited")
+    settings = load_settings(
+        data_dir=str(tmp_path),
+        **{
+            "stream.prefix": "clicks",
+            "stream.batch_seconds": 0.25,
+            "ingest.tables": {"orders": {"strategy": "snapshot"}},
+        },
+    )
+    env = child_environment(settings)
+    assert env["SHOPLAKE_DATA_DIR"] == str(tmp_path)
+    for name in [k for k in os.environ if k.startswith("SHOPLAKE_")]:
+        monkeypatch.delenv(name)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    rebuilt = Settings()
+    assert rebuilt == settings
+    assert rebuilt.stream.prefix == "clicks"
+    assert rebuilt.ingest.tables["orders"].strategy == "snapshot"

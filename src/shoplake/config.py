@@ -183,6 +183,29 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings(**nested)
 
 
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Environment variables that rebuild exactly these settings in a child process.
+
+    Each top-level group is passed whole as JSON (``SHOPLAKE_STREAM='{"prefix": …}'``), so
+    options given on the command line or in code reach worker processes too; the result
+    replaces every inherited ``SHOPLAKE_…`` variable, which could otherwise mix in.
+    """
+    env = {"SHOPLAKE_DATA_DIR": str(settings.data_dir)}
+    for name in Settings.model_fields:
+        if name == "data_dir":
+            continue
+        group = getattr(settings, name)
+        env[f"SHOPLAKE_{name.upper()}"] = group.model_dump_json()
+    return env
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with its ``SHOPLAKE_…`` settings replaced by ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLAKE_")}
+    env.update(settings_environment(settings))
+    return env
+
+
 _SECRET_KEY = re.compile(r"(password|secret|token|api_key|access_key|credential)", re.I)
 
 

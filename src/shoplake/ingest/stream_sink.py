@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,15 +76,32 @@ def with_stream_meta(
     )
 
 
+COMMIT_ATTEMPTS = 20
+
+
 def commit(table: Table, batch: Batch, backend: str, worker: str) -> None:
     """Append rows (if any) and advance shard positions in one Iceberg commit.
 
     With no rows only the positions move (a metadata update, no new snapshot). Concurrent
-    workers own disjoint shards and property keys, so PyIceberg's retry-on-conflict merges
-    their commits.
+    workers own disjoint shards and property keys, so a commit that lost a race to another
+    worker is simply rebuilt on the refreshed table and tried again, with a growing pause.
     """
+    from pyiceberg.exceptions import CommitFailedException
+
     if not batch.positions and not batch.rows.num_rows:
         return
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            _commit_once(table, batch, backend, worker)
+            return
+        except CommitFailedException:
+            if attempt == COMMIT_ATTEMPTS:
+                raise
+            table.refresh()
+            time.sleep(min(0.5, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))
+
+
+def _commit_once(table: Table, batch: Batch, backend: str, worker: str) -> None:
     properties = {f"{POSITIONS_PREFIX}{backend}.{s}": p for s, p in batch.positions.items()}
     with table.transaction() as tx:
         if batch.rows.num_rows:

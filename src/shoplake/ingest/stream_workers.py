@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -95,8 +94,10 @@ def run_workers(
     settings: Settings, *, workers: int, until_idle: bool, max_events: int | None
 ) -> ProcessStats:
     """Start ``workers`` processes, each owning every ``workers``-th shard, and wait for all."""
-    command = [sys.executable, "-m", "shoplake.cli", "--data-dir", str(settings.data_dir)]
-    command += ["stream", "process", "--output", "json", "--workers", "1"]
+    from shoplake.config import child_environment
+
+    command = [sys.executable, "-m", "shoplake.cli", "stream", "process"]
+    command += ["--output", "json", "--workers", "1"]
     if until_idle:
         command.append("--until-idle")
     if max_events is not None:
@@ -111,7 +112,7 @@ def run_workers(
             [*command, "--worker", f"{i}/{workers}"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=os.environ.copy(),
+            env=child_environment(settings),  # what the CLI or caller set, too
             preexec_fn=default_signals,  # noqa: PLW1509 - no threads are running here
         )
         for i in range(workers)
@@ -123,7 +124,7 @@ def run_workers(
         if child.returncode != 0:
             failures.append(f"worker {index}: {err.decode().strip().splitlines()[-1:]}")
             continue
-        total.merge(ProcessStats(**json.loads(out)))
+        total.merge(stats_from_json(out))
     if failures:
         raise ShoplakeError("stream workers failed: " + "; ".join(failures))
     return total
@@ -133,3 +134,10 @@ def stats_json(stats: ProcessStats) -> str:
     payload = asdict(stats)
     payload["lag"] = {str(k): v for k, v in stats.lag.items()}
     return json.dumps(payload)
+
+
+def stats_from_json(text: str | bytes) -> ProcessStats:
+    """Read back what :func:`stats_json` wrote (JSON object keys are strings; shards are ints)."""
+    payload = json.loads(text)
+    payload["lag"] = {int(k): v for k, v in payload.get("lag", {}).items()}
+    return ProcessStats(**payload)
