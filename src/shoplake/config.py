@@ -96,6 +96,31 @@ class StreamSettings(BaseModel):
     dedupe_window: int = Field(default=500_000, gt=0, description="event ids remembered per worker")
 
 
+class MlSettings(BaseModel):
+    """The recommender: training, evaluation and the model registry (``models/`` in data_dir)."""
+
+    seed: int = Field(default=42, description="fixes every random choice in training")
+    factors: int = Field(default=32, gt=0, description="user and item embedding dimensions")
+    iterations: int = Field(default=15, gt=0, description="ALS sweeps")
+    regularization: float = Field(default=0.05, ge=0)
+    alpha: float = Field(default=10.0, gt=0, description="ALS confidence = 1 + alpha * weight")
+    top_k: int = Field(default=10, gt=0, description="recommendations per customer, metrics @k")
+    test_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="latest share of interactions held out for testing"
+    )
+
+
+class VectorSettings(BaseModel):
+    """The vector index for item similarity."""
+
+    backend: Literal["faiss", "pgvector"] = "faiss"
+    url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL with the pgvector extension (backend pgvector); default: "
+        "source.url when that is PostgreSQL",
+    )
+
+
 class QuerySettings(BaseModel):
     """Ad-hoc read-only SQL over the lakehouse."""
 
@@ -119,6 +144,8 @@ class Settings(BaseSettings):
     query: QuerySettings = Field(default_factory=QuerySettings)
     services: ServicesSettings = Field(default_factory=ServicesSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    ml: MlSettings = Field(default_factory=MlSettings)
+    vectors: VectorSettings = Field(default_factory=VectorSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -163,6 +190,16 @@ class Settings(BaseSettings):
     @property
     def locks_dir(self) -> Path:
         return self.data_dir / "locks"
+
+    @property
+    def models_dir(self) -> Path:
+        """The model registry: one directory per trained version."""
+        return self.data_dir / "models"
+
+    @property
+    def vectors_dir(self) -> Path:
+        """faiss index files."""
+        return self.data_dir / "vectors"
 
 
 def load_settings(**overrides: Any) -> Settings:
