@@ -81,7 +81,7 @@ def test_verdict_matches_the_figures(report: str) -> None:
     assert measured == pytest.approx(overhead * 100, rel=0.02, abs=1)
     assert verdict.group(2) == ("MET" if overhead <= 0.30 else "NOT MET")
     parts = {p["part"] for p in table_under(report, "## Where shoplake's time goes")}
-    for function in ("expose", "run_checks", "_publish", "run_model"):
+    for function in ("expose", "run_checks", "Publisher.wait", "materialize"):
         assert any(f"(`{function}`)" in part for part in parts), function
 
 

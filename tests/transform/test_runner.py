@@ -129,3 +129,34 @@ def test_transform_before_ingest_says_what_to_do(shop: Platform) -> None:
     assert str(info.value) == (
         "the lakehouse has no bronze tables yet: run `shoplake ingest` before transforming"
     )
+
+
+def test_a_commit_that_fails_publishes_nothing_and_skips_downstream(shop: Platform) -> None:
+    """Commits run in the background: a failing one (here the table's data directory is a
+    file, so its Parquet cannot be written) fails that model, leaves no table behind, skips
+    what reads it and keeps what was committed before."""
+    shop.ingest()
+    blocker = shop.settings.data_dir / "warehouse" / "gold" / "dim_products" / "data"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a directory")
+
+    report = shop.transform()
+    results = {r.model: r for r in report.results}
+    assert not report.ok
+    failed = results["gold.dim_products"]
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.startswith("gold.dim_products: commit failed: ")
+    assert results["gold.fact_orders"].status == "skipped"
+    assert results["gold.fact_orders"].error == "skipped: upstream gold.dim_products failed"
+    assert results["silver.products"].status == "published"
+    assert results["gold.dim_customers"].status == "published"
+    names = {".".join(t) for t in shop.catalog.list_tables("gold")}
+    assert "gold.dim_products" not in names, failed.error
+    assert "gold.fact_orders" not in names
+    assert {"gold.dim_customers", "gold.dim_dates"} <= names
+
+    blocker.unlink()
+    again = shop.transform()
+    assert again.ok, [r.error for r in again.results if r.error]
+    assert {r.model: r.status for r in again.results}["gold.fact_orders"] == "published"

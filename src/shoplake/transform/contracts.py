@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from shoplake.transform.project import Model
 
+from shoplake.transform.engines.duckdb import first_row
+
 Status = Literal["pass", "fail", "error"]
 SAMPLE_SIZE = 5
 
@@ -179,7 +181,7 @@ def _batch_counts(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> dict[s
         return {}
     columns = ", ".join(f"(SELECT count(*) FROM ({c.failing_sql}))" for c in checks)
     try:
-        row = con.execute(f"SELECT {columns}").fetchone()
+        row = first_row(con, f"SELECT {columns}")
     except duckdb.Error:
         return None
     assert row is not None
@@ -188,11 +190,11 @@ def _batch_counts(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> dict[s
 
 def _run_one(con: duckdb.DuckDBPyConnection, target: str, check: Check) -> CheckResult:
     if check.scalar_sql is not None:
-        row = con.execute(check.scalar_sql).fetchone()
+        row = first_row(con, check.scalar_sql)
         ok, detail = (bool(row[0]), str(row[1])) if row else (False, "no result")
         return CheckResult(target, check.name, "pass" if ok else "fail", message=detail)
     assert check.failing_sql is not None
-    failing = con.execute(f"SELECT count(*) FROM ({check.failing_sql})").fetchone()
+    failing = first_row(con, f"SELECT count(*) FROM ({check.failing_sql})")
     count = int(failing[0]) if failing else 0
     if count == 0:
         return CheckResult(target, check.name, "pass")

@@ -28,13 +28,21 @@ import pyarrow as pa
 from shoplake.errors import ShoplakeError
 from shoplake.transform.contracts import CheckResult, failure_summary, run_checks
 from shoplake.transform.engines.duckdb import (
+    DELETED,
     Exposed,
+    columns_of,
+    drop_deleted_rows,
     expose,
-    expose_arrow,
+    expose_relation,
+    materialize,
     new_connection,
-    run_model,
+    quoted,
+    row_count,
+    run_relation,
+    subquery,
 )
 from shoplake.transform.project import Model, Project
+from shoplake.transform.publish import SOURCES_PROPERTY, Publisher, PublishJob
 
 if TYPE_CHECKING:
     import duckdb
@@ -43,8 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCES_PROPERTY = "shoplake.transform.sources"
-DELETED = "_deleted"
 Status = Literal["published", "unchanged", "failed", "skipped", "waiting"]
 
 
@@ -115,14 +121,29 @@ class Runner:
         self.project = project or Project.load()
         self.locks_dir = locks_dir
         self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._built: dict[str, Exposed] = {}  # models published by this run
+        self._tables: dict[str, Table] = {}
+        self._publisher: Publisher | None = None
 
-    def _table(self, name: str) -> Table | None:
+    def _table(self, name: str, *, fresh: bool = False) -> Table | None:
+        """A lakehouse table as of its first use in this run (``fresh``: reload it now).
+
+        Inputs are read at one snapshot for the whole run; a model's own target is always
+        reloaded under its lock, so a commit never builds on stale metadata.
+        """
         from pyiceberg.exceptions import NoSuchTableError
 
+        if not fresh and self._publisher is not None and name in self._publisher.published:
+            return self._publisher.published[name]
+        if not fresh and name in self._tables:
+            return self._tables[name]
         try:
-            return self.catalog.load_table(name)
+            table = self.catalog.load_table(name)
         except NoSuchTableError:
             return None
+        self._tables[name] = table
+        return table
 
     def _lock(self, target: str) -> AbstractContextManager[None]:
         """Hold the target's lock so two runs never publish the same table at once."""
@@ -146,6 +167,16 @@ class Runner:
         """Run the selected models (all by default) in dependency order."""
         selected = self.project.select(selectors)
         self._require_bronze(selected)
+        self._con, self._built, self._tables = new_connection(), {}, {}
+        self._publisher = Publisher(self.catalog, self.run_id)
+        try:
+            return self._run_selected(selected, full_refresh)
+        finally:
+            self._publisher.close()
+            self._con.close()
+            self._con, self._publisher = None, None
+
+    def _run_selected(self, selected: list[str], full_refresh: bool) -> TransformReport:
         results: list[ModelResult] = []
         checks: list[CheckResult] = []
         blocked: dict[str, str] = {}
@@ -163,19 +194,49 @@ class Runner:
                     error=f"waiting for {', '.join(missing)}: nothing has landed there yet",
                 )  # fmt: skip
             else:
-                try:
-                    with self._lock(target):
-                        result, model_checks = self._run_model(model, full_refresh)
-                    checks.extend(model_checks)
-                except ShoplakeError as exc:
-                    result = ModelResult(target, model.materialized, "failed", error=str(exc))
-            result.seconds = time.perf_counter() - started
+                result, model_checks = self._start_model(model, full_refresh, started)
+                checks.extend(model_checks)
+            if result.seconds == 0.0:
+                result.seconds = time.perf_counter() - started
             if result.status == "failed":
                 blocked[target] = f"skipped: upstream {target} failed"
             elif result.status in ("skipped", "waiting"):
                 blocked[target] = result.error or result.status
             results.append(result)
+        self._publishing().wait()  # statuses of models published in the background are final
         return TransformReport(self.run_id, results, checks)
+
+    def _start_model(
+        self, model: Model, full_refresh: bool, started: float
+    ) -> tuple[ModelResult, list[CheckResult]]:
+        """Compute and audit a model under its lock; hand a passing result to the publisher,
+        which releases the lock once committed."""
+        lock = self._lock(model.target)
+        lock.__enter__()
+        try:
+            result, checks, job = self._run_model(model, full_refresh, lock)
+        except ShoplakeError as exc:
+            lock.__exit__(None, None, None)
+            return ModelResult(model.target, model.materialized, "failed", error=str(exc)), []
+        except BaseException:
+            lock.__exit__(None, None, None)
+            raise
+        result.seconds = time.perf_counter() - started  # the publisher adds its own time
+        if job is None:
+            lock.__exit__(None, None, None)
+        else:
+            self._publishing().submit(job)
+        return result, checks
+
+    def _publishing(self) -> Publisher:
+        if self._publisher is None:
+            raise RuntimeError("models run only inside Runner.run")
+        return self._publisher
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise RuntimeError("models run only inside Runner.run")
+        return self._con
 
     def _missing_sources(self, model: Model) -> list[str]:
         """Bronze tables the model reads that do not exist (e.g. no events streamed yet)."""
@@ -224,7 +285,7 @@ class Runner:
 
     def _up_to_date(self, model: Model, target: Table | None) -> bool:
         recorded = recorded_sources(target)
-        if target is None or not recorded:
+        if target is None or not recorded or any(u in self._built for u in model.upstream):
             return False
         for name in model.upstream:
             table = self._table(name)
@@ -233,39 +294,42 @@ class Runner:
                 return False
         return True
 
-    def _run_model(self, model: Model, full_refresh: bool) -> tuple[ModelResult, list[CheckResult]]:
-        target = self._table(model.target)
+    def _run_model(
+        self, model: Model, full_refresh: bool, lock: AbstractContextManager[None]
+    ) -> tuple[ModelResult, list[CheckResult], PublishJob | None]:
+        publisher = self._publishing()
+        if model.materialized == "incremental" and publisher.pending(model.upstream):
+            publisher.wait(model.upstream)  # deltas are planned on committed tables
+        target = self._table(model.target, fresh=True)
         result = ModelResult(model.target, model.materialized, "unchanged")
         if not full_refresh and self._up_to_date(model, target):
             snapshot = target.current_snapshot() if target is not None else None
             summary = snapshot.summary if snapshot is not None else None
             result.rows = int(summary.get("total-records", 0)) if summary else 0
-            return result, []
+            return result, [], None
         deltas = self._plan_deltas(model, target, full_refresh)
-        con = new_connection()
+        con, relation = self._connection(), run_relation(model.target)
         try:
             exposed = self._expose_inputs(con, model, deltas)
             by = model.config.get("incremental_by")
             if deltas and by:
                 affected = self._widen_to_affected(con, model, deltas, exposed, by)
-            computed = run_model(con, model)
+            materialize(con, model.sql, relation)
             if deltas and target is not None and by:
-                final = replace_partitions(con, target, computed, by, affected)
+                replace_partitions(con, target, relation, by, affected)
             elif deltas and target is not None:
-                final = merge_by_key(con, target, computed, model.unique_key)
+                merge_by_key(con, target, relation, model.unique_key)
             else:
-                final = drop_deleted(computed)
-            expose_arrow(con, model.target, final)
+                drop_deleted_rows(con, relation)
+            expose_relation(con, model.target, relation)
             checks = run_checks(con, model, model.target)
         except ShoplakeError:
             raise
-        except Exception as exc:  # DuckDB and Arrow errors carry the model's SQL problem
+        except Exception as exc:  # DuckDB errors carry the model's SQL problem
             message = str(exc).strip().splitlines()[0]
             raise ShoplakeError(f"{model.target}: {type(exc).__name__}: {message}") from None
-        finally:
-            con.close()
         result.mode = "incremental" if deltas else "full"
-        result.rows = final.num_rows
+        result.rows = row_count(con, relation)
         result.scanned = {e.name: e.rows for e in exposed if e.name in model.upstream}
         result.rows_scanned = sum(result.scanned.values())
         result.files_read = sum(e.files for e in exposed if e.name in model.upstream)
@@ -274,19 +338,27 @@ class Runner:
         if result.checks_failed:
             result.status = "failed"
             result.error = f"{model.target}: not published — {failure_summary(checks)}"
-            return result, checks
-        sources = {e.name: e.snapshot_id for e in exposed if e.name in model.upstream}
-        self._publish(model, target, final, sources, result)
-        result.status = "published"
-        return result, checks
+            return result, checks, None
+        self._built[model.target] = Exposed(model.target, None, result.rows, 1, None)
+        job = PublishJob(model, target, relation, exposed, result, lock, con.cursor())
+        return result, checks, job
 
     def _expose_inputs(
         self, con: duckdb.DuckDBPyConnection, model: Model, deltas: dict[str, int]
     ) -> list[Exposed]:
-        needed = set(model.depends_on)
+        """Make every table the model (and its contract) reads visible in the connection.
+
+        A table published earlier in this run is read from the run's own copy (the rows just
+        committed); anything else from its Iceberg snapshot.
+        """
         exposed = []
-        for name in sorted(needed):
+        for name in sorted(model.depends_on):
             if name == model.target:
+                continue
+            built = self._built.get(name)
+            if built is not None and name not in deltas:
+                expose_relation(con, name, run_relation(name))
+                exposed.append(built)
                 continue
             table = self._table(name)
             if table is None:
@@ -315,7 +387,7 @@ class Runner:
         keys: set[Any] = set()
         for name in deltas:
             namespace, table_name = name.split(".")
-            query = f'SELECT DISTINCT "{by}" FROM "{namespace}"."{table_name}"'
+            query = f"SELECT DISTINCT {quoted(by)} FROM {quoted(namespace)}.{quoted(table_name)}"
             keys.update(row[0] for row in con.execute(query).fetchall())
         affected = sorted(keys, key=repr)
         for index, item in enumerate(exposed):
@@ -332,105 +404,55 @@ class Runner:
                 )
         return affected
 
-    def _publish(
-        self,
-        model: Model,
-        target: Table | None,
-        data: pa.Table,
-        sources: dict[str, int | None],
-        result: ModelResult,
-    ) -> None:
-        summary = {
-            "shoplake.model": model.target,
-            "shoplake.run-id": self.run_id,
-            "shoplake.mode": result.mode,
-            "shoplake.rows-scanned": str(result.rows_scanned),
-            "shoplake.sources": json.dumps(sources, sort_keys=True),
-        }
-        properties = {SOURCES_PROPERTY: json.dumps(sources, sort_keys=True)}
-        if target is not None and not _same_columns(target, data.schema):
-            log.warning("%s: output columns changed; rebuilding the table", model.target)
-            self.catalog.drop_table(model.target)
-            target = None
-        if target is None:
-            target = self.catalog.create_table(
-                model.target,
-                schema=data.schema,
-                properties={
-                    "shoplake.layer": model.target.split(".")[0],
-                    "shoplake.model": model.path.name,
-                },
-            )
-        with target.transaction() as tx:
-            if target.current_snapshot() is None:
-                tx.append(data, snapshot_properties=summary)
-            else:
-                tx.overwrite(data, snapshot_properties=summary)
-            tx.set_properties(properties)
+
+def _current(con: duckdb.DuckDBPyConnection, target: Table) -> tuple[str, str]:
+    """Expose the target's published rows; returns the relation and its typed column list."""
+    name = target.name()
+    namespace, table_name = name[-2], name[-1]
+    expose(con, f"{namespace}.{table_name}", target)
+    relation = f"{quoted(namespace)}.{quoted(table_name)}"
+    return relation, ", ".join(quoted(n) for n, _ in columns_of(con, relation))
 
 
-def _same_columns(table: Table, schema: pa.Schema) -> bool:
-    from pyiceberg.io.pyarrow import schema_to_pyarrow
-
-    current = schema_to_pyarrow(table.schema(), include_field_ids=False)
-    plain = [(f.name, _plain_type(f.type)) for f in current]
-    return plain == [(f.name, _plain_type(f.type)) for f in schema]
-
-
-def _plain_type(kind: pa.DataType) -> str:
-    text = str(kind)
-    return text.replace("large_string", "string").replace("large_binary", "binary")
-
-
-def drop_deleted(data: pa.Table) -> pa.Table:
-    """Remove rows flagged ``_deleted`` and the flag column itself."""
-    import pyarrow.compute as pc
-
-    if DELETED not in data.column_names:
-        return data
-    keep = pc.invert(pc.fill_null(data.column(DELETED), False))
-    return data.filter(keep).drop_columns([DELETED])
+def _replace_with(con: duckdb.DuckDBPyConnection, relation: str, sql: str, current: str) -> None:
+    """Make ``relation`` the result of ``sql``, cast to the published table's column types."""
+    typed = ", ".join(
+        f"CAST({quoted(n)} AS {t}) AS {quoted(n)}" for n, t in columns_of(con, current)
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __merged AS SELECT {typed} FROM {subquery(sql)}")
+    con.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM __merged")
+    con.execute("DROP TABLE __merged")
 
 
 def replace_partitions(
-    con: duckdb.DuckDBPyConnection, target: Table, computed: pa.Table, by: str, keys: list[Any]
-) -> pa.Table:
-    """The target with every row of the recomputed keys replaced by the computed rows."""
-    from shoplake.transform.engines.duckdb import iceberg_friendly
-
-    current = target.scan().to_arrow()
-    con.register("__current", current)
-    con.register("__computed", drop_deleted(computed))
-    con.register(
-        "__keys",
-        pa.table({"k": keys})
-        if keys
-        else pa.table({"k": pa.array([], current.schema.field(by).type)}),
+    con: duckdb.DuckDBPyConnection, target: Table, relation: str, by: str, keys: list[Any]
+) -> None:
+    """Make ``relation`` the target with every row of the recomputed keys replaced by the
+    computed rows in ``relation``."""
+    drop_deleted_rows(con, relation)
+    current, columns = _current(con, target)
+    con.register("__keys", pa.table({"k": keys}) if keys else pa.table({"k": pa.array([])}))
+    sql = (
+        f"SELECT {columns} FROM {current} WHERE {quoted(by)} NOT IN (SELECT k FROM __keys) "
+        f"UNION ALL SELECT {columns} FROM {relation}"
     )
-    columns = ", ".join(f'"{name}"' for name in current.column_names)
-    merged = con.sql(
-        f'SELECT {columns} FROM __current WHERE "{by}" NOT IN (SELECT k FROM __keys) '
-        f"UNION ALL SELECT {columns} FROM __computed"
-    ).to_arrow_table()
-    return iceberg_friendly(merged).cast(iceberg_friendly(current.slice(0, 0)).schema)
+    _replace_with(con, relation, sql, current)
+    con.unregister("__keys")
 
 
 def merge_by_key(
-    con: duckdb.DuckDBPyConnection, target: Table, delta: pa.Table, key: list[str]
-) -> pa.Table:
-    """The target with every key in ``delta`` replaced by the delta's row (or removed)."""
-    from shoplake.transform.engines.duckdb import iceberg_friendly
-
+    con: duckdb.DuckDBPyConnection, target: Table, relation: str, key: list[str]
+) -> None:
+    """Make ``relation`` (a delta) the target with every key in the delta replaced by the
+    delta's row, or removed when the row is flagged deleted."""
     if not key:
         raise ShoplakeError(f"{target.name()}: an incremental model needs unique_key")
-    current = target.scan().to_arrow()
-    con.register("__current", current)
-    con.register("__delta", delta)
-    on = " AND ".join(f'c."{k}" IS NOT DISTINCT FROM d."{k}"' for k in key)
-    columns = ", ".join(f'"{name}"' for name in current.column_names)
-    merged = con.sql(
-        f"SELECT {columns} FROM __current c WHERE NOT EXISTS (SELECT 1 FROM __delta d WHERE {on}) "
-        f"UNION ALL SELECT {columns} FROM __delta d "
-        + (f"WHERE NOT coalesce(d.{DELETED}, false)" if DELETED in delta.column_names else "")
-    ).to_arrow_table()
-    return iceberg_friendly(merged).cast(iceberg_friendly(current.slice(0, 0)).schema)
+    current, columns = _current(con, target)
+    on = " AND ".join(f"c.{quoted(k)} IS NOT DISTINCT FROM d.{quoted(k)}" for k in key)
+    has_flag = DELETED in {n for n, _ in columns_of(con, relation)}
+    keep = f"WHERE NOT coalesce(d.{DELETED}, false)" if has_flag else ""
+    sql = (
+        f"SELECT {columns} FROM {current} c WHERE NOT EXISTS (SELECT 1 FROM {relation} d "
+        f"WHERE {on}) UNION ALL SELECT {columns} FROM {relation} d {keep}"
+    )
+    _replace_with(con, relation, sql, current)

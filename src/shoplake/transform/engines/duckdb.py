@@ -1,9 +1,17 @@
 """The DuckDB engine: lakehouse tables (whole, or only rows appended since a snapshot) as
-schema-qualified views over Arrow scans, and model SQL run against them."""
+schema-qualified views, model SQL materialized as tables inside the run's connection, and
+those tables written out as Parquet for the Iceberg commit.
+
+One connection serves a whole transform run: a model's result stays in DuckDB (schema
+``__run``) where its contract is checked, is written to Parquet by DuckDB itself when it
+passes, and is what the downstream models of the same run read — the data never makes a
+round trip through Python.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -12,8 +20,6 @@ if TYPE_CHECKING:
     import duckdb
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import Table
-
-    from shoplake.transform.project import Model
 
 
 @dataclass(frozen=True)
@@ -110,19 +116,96 @@ def _columns_over_files(con: duckdb.DuckDBPyConnection, table: Table, paths: lis
     return f"SELECT {', '.join(columns)} FROM {source}"
 
 
-def expose_arrow(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
-    """Expose a computed (not yet committed) result under its table name, e.g. for checks."""
-    view_source = "__" + name.replace(".", "__") + "__computed"
-    con.register(view_source, data)
+RUN_SCHEMA = "__run"
+DELETED = "_deleted"
+#: DuckDB types Iceberg has no counterpart for, and the type each is stored as.
+_WIDER = {
+    "TINYINT": "INTEGER",
+    "SMALLINT": "INTEGER",
+    "UTINYINT": "INTEGER",
+    "USMALLINT": "INTEGER",
+    "UINTEGER": "BIGINT",
+    "UBIGINT": "BIGINT",
+    "HUGEINT": "BIGINT",
+    "UHUGEINT": "BIGINT",
+}
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def run_relation(name: str) -> str:
+    """Where a model's result lives in the run's connection (``"__run"."silver__orders"``)."""
+    return f"{quoted(RUN_SCHEMA)}.{quoted(name.replace('.', '__'))}"
+
+
+def subquery(sql: str) -> str:
+    """A query usable in FROM (on its own lines: it may end in a ``--`` comment)."""
+    return f"(\n{sql}\n)"
+
+
+def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each column of a relation (or a :func:`subquery`)."""
+    return [
+        (row[0], row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    ]
+
+
+def materialize(con: duckdb.DuckDBPyConnection, sql: str, relation: str) -> int:
+    """Run a SELECT into a table of the run's connection, with Iceberg-storable types.
+
+    Returns the row count.
+    """
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(RUN_SCHEMA)}")
+    select = ", ".join(
+        f"CAST({quoted(n)} AS {_WIDER[t]}) AS {quoted(n)}" if t in _WIDER else quoted(n)
+        for n, t in columns_of(con, subquery(sql))
+    )
+    con.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT {select} FROM {subquery(sql)}")
+    return row_count(con, relation)
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...] | None:
+    """The first row of a query, reading the result to its end (DuckDB refuses further work
+    on a connection whose last result was only partly fetched)."""
+    rows = con.execute(sql).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = first_row(con, f"SELECT count(*) FROM {relation}")
+    return int(row[0]) if row else 0
+
+
+def drop_deleted_rows(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Remove rows flagged ``_deleted`` and the flag column itself, in place."""
+    if DELETED not in {name for name, _ in columns_of(con, relation)}:
+        return
+    con.execute(f"DELETE FROM {relation} WHERE coalesce({DELETED}, false)")
+    con.execute(f"ALTER TABLE {relation} DROP COLUMN {DELETED}")
+
+
+def expose_relation(con: duckdb.DuckDBPyConnection, name: str, relation: str) -> None:
+    """Make a table of the run's connection readable under a lakehouse name."""
     namespace, table_name = name.split(".")
     con.execute(
-        f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS SELECT * FROM "{view_source}"'
+        f"CREATE OR REPLACE VIEW {quoted(namespace)}.{quoted(table_name)} AS "
+        f"SELECT * FROM {relation}"
     )
 
 
-def run_model(con: duckdb.DuckDBPyConnection, model: Model) -> pa.Table:
-    """Run a model's SELECT and return its rows with Iceberg-friendly Arrow types."""
-    return iceberg_friendly(con.sql(model.sql).to_arrow_table())
+def arrow_schema(con: duckdb.DuckDBPyConnection, relation: str) -> pa.Schema:
+    """The Arrow schema a relation's rows have in Iceberg."""
+    empty = con.sql(f"SELECT * FROM {relation} LIMIT 0").to_arrow_table()
+    return iceberg_friendly(empty).schema
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, relation: str, path: Path) -> None:
+    """Write a relation to one Parquet file (zstd), by DuckDB's own parallel writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = str(path).replace("'", "''")
+    con.execute(f"COPY {relation} TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
 
 
 def iceberg_friendly(data: pa.Table) -> pa.Table:
