@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from shoplake.generate.schema import SOURCE_TABLES
-from shoplake.transform.project import Project, ProjectError, referenced_tables
+from shoplake.transform.project import MODELS_DIR, Project, ProjectError, referenced_tables
 
 SILVER = set(SOURCE_TABLES)  # one silver model per source table
 
@@ -81,3 +83,28 @@ def test_bad_yaml_and_bad_sql_name_the_file(tmp_path: Path) -> None:
     write(bad / "silver", "y", "SELEC * FROMM")
     with pytest.raises(ProjectError, match=r"y\.sql: a model must be one SELECT statement"):
         Project.load(bad)
+
+
+def test_dependency_cache_remembers_parsed_tables_and_notices_changes(tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache" / "model_tables.json"
+    first = Project.load(cache_file=cache_file)
+    assert (
+        first.models["gold.fact_orders"].upstream
+        == Project.load().models["gold.fact_orders"].upstream
+    )
+    remembered = json.loads(cache_file.read_text())
+    assert len(remembered) == len(first.models)
+    assert sorted(first.models["gold.sales_by_month"].upstream) in remembered.values()
+
+    # A changed model is parsed again; the cache never answers for SQL it has not seen.
+    models = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, models)
+    sql = models / "gold" / "sales_by_month.sql"
+    sql.write_text(sql.read_text().replace("FROM gold.dim_customers", "FROM silver.customers"))
+    changed = Project.load(models, cache_file=cache_file)
+    assert "silver.customers" in changed.models["gold.sales_by_month"].upstream
+    assert "gold.dim_customers" not in changed.models["gold.sales_by_month"].upstream
+    assert len(json.loads(cache_file.read_text())) == len(first.models) + 1
+
+    cache_file.write_text("{not json")  # a damaged cache is rebuilt, not trusted
+    assert Project.load(cache_file=cache_file).models.keys() == first.models.keys()

@@ -7,6 +7,9 @@ are the schema-qualified tables a model's SQL reads, found with sqlglot.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -88,7 +91,37 @@ def referenced_tables(sql: str, *, path: Path | None = None) -> frozenset[str]:
     return lakehouse_tables(tree, LAYERS)
 
 
-def load_model(path: Path) -> Model:
+class DependencyCache:
+    """Tables each model SQL reads, remembered by the SQL's hash in a JSON file, so a run
+    whose models have not changed skips importing sqlglot and parsing every model."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._known: dict[str, list[str]] = {}
+        self._dirty = False
+        if path is not None and path.exists():
+            try:
+                self._known = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self._known = {}  # a damaged cache is rebuilt
+
+    def tables(self, sql: str, path: Path) -> frozenset[str]:
+        key = hashlib.sha256(sql.encode()).hexdigest()
+        if key not in self._known:
+            self._known[key] = sorted(referenced_tables(sql, path=path))
+            self._dirty = True
+        return frozenset(self._known[key])
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(self._known, sort_keys=True))
+        os.replace(scratch, self.path)
+
+
+def load_model(path: Path, cache: DependencyCache | None = None) -> Model:
     """Read one model's SQL and YAML."""
     import yaml
 
@@ -103,7 +136,8 @@ def load_model(path: Path) -> Model:
             config = yaml.safe_load(contract.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ProjectError(f"{contract}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    return Model(path.stem, folder, sql, config, path, referenced_tables(sql, path=path))
+    upstream = cache.tables(sql, path) if cache else referenced_tables(sql, path=path)
+    return Model(path.stem, folder, sql, config, path, upstream)
 
 
 @dataclass
@@ -113,13 +147,16 @@ class Project:
     models: dict[str, Model]
 
     @classmethod
-    def load(cls, models_dir: Path = MODELS_DIR) -> Project:
+    def load(cls, models_dir: Path = MODELS_DIR, *, cache_file: Path | None = None) -> Project:
+        """Every model under ``models_dir``; ``cache_file`` keeps parsed dependencies."""
+        cache = DependencyCache(cache_file)
         models: dict[str, Model] = {}
         for path in sorted(models_dir.glob("*/*.sql")):
-            model = load_model(path)
+            model = load_model(path, cache)
             if model.target in models:
                 raise ProjectError(f"{path}: {model.target} is published by two models")
             models[model.target] = model
+        cache.save()
         return cls(models)
 
     @cached_property
