@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+
+import pytest
 
 from shoplake.platform import Platform
 from tests.support.lakehouse import snapshot_ids
@@ -160,3 +163,27 @@ def test_a_commit_that_fails_publishes_nothing_and_skips_downstream(shop: Platfo
     again = shop.transform()
     assert again.ok, [r.error for r in again.results if r.error]
     assert {r.model: r.status for r in again.results}["gold.fact_orders"] == "published"
+
+
+def test_republishing_keeps_each_tables_history(
+    shop: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: DuckDB names the UTC zone "Etc/UTC" and Iceberg "UTC"; the runner took that
+    for changed columns and dropped and re-created every table with a timestamptz column on
+    each run after a change, losing its snapshots (time travel, re-training on old snapshots)."""
+    shop.ingest()
+    assert shop.transform().ok
+    first = {
+        name: shop.catalog.load_table(name).current_snapshot().snapshot_id  # type: ignore[union-attr]
+        for name in ("silver.customers", "gold.dim_customers", "gold.fact_orders")
+    }
+    shop.simulate(orders=20, seed=4)
+    shop.ingest()
+    with caplog.at_level(logging.WARNING):
+        assert shop.transform().ok
+    assert "output columns changed" not in caplog.text
+    for name, snapshot_id in first.items():
+        table = shop.catalog.load_table(name)
+        history = [s.snapshot_id for s in table.snapshots()]
+        assert snapshot_id in history, name
+        assert history[-1] != snapshot_id, name

@@ -221,6 +221,8 @@ def iceberg_friendly(data: pa.Table) -> pa.Table:
             kind.bit_width < 32 or pa.types.is_unsigned_integer(kind)
         ):
             kind = pa.int64() if kind.bit_width >= 32 else pa.int32()
+        elif pa.types.is_timestamp(kind) and kind.tz is not None:
+            kind = pa.timestamp("us", tz="UTC")  # DuckDB says "Etc/UTC"; Iceberg stores UTC
         fields.append(pa.field(field.name, kind))
     schema = pa.schema(fields)
     return data if schema == data.schema else data.cast(schema)
