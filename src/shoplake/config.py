@@ -102,7 +102,12 @@ class MlSettings(BaseModel):
     seed: int = Field(default=42, description="fixes every random choice in training")
     factors: int = Field(default=32, gt=0, description="user and item embedding dimensions")
     iterations: int = Field(default=15, gt=0, description="ALS sweeps")
-    regularization: float = Field(default=0.05, ge=0)
+    regularization: float = Field(
+        default=50.0,
+        ge=0,
+        description="ALS L2 penalty; weighs against confidences of 1 + alpha * weight (a "
+        "typical purchase: about 45)",
+    )
     alpha: float = Field(default=10.0, gt=0, description="ALS confidence = 1 + alpha * weight")
     top_k: int = Field(default=10, gt=0, description="recommendations per customer, metrics @k")
     test_fraction: float = Field(

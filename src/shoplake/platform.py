@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from shoplake.lake.maintenance import MaintenanceResult
     from shoplake.lake.query import QueryResult
     from shoplake.lake.stats import TableStats
+    from shoplake.ml.registry import ModelInfo
+    from shoplake.ml.serving import Recommendations, ScoredProduct
+    from shoplake.ml.train import Progress, TrainReport
     from shoplake.services import ServiceInfo
     from shoplake.streams.base import EventLog
     from shoplake.streams.produce import ProduceStats
@@ -140,7 +143,7 @@ class Platform:
         """The SQL models and their contracts."""
         from shoplake.transform.project import Project
 
-        return Project.load()
+        return Project.load(cache_file=self.settings.data_dir / "cache" / "model_tables.json")
 
     def transform(
         self, selectors: list[str] | None = None, *, full_refresh: bool = False
@@ -231,3 +234,42 @@ class Platform:
             return stream_status(self.settings, self.catalog, event_log)
         finally:
             event_log.close()
+
+    # Recommender ------------------------------------------------------------------------------
+
+    def train(self, *, progress: Progress | None = None) -> TrainReport:
+        """Train and evaluate the recommender on the current lakehouse snapshot; register it."""
+        from shoplake.ml.train import train
+
+        return train(self.settings, self.catalog, progress=progress)
+
+    def models(self) -> list[ModelInfo]:
+        """Every registered model version, oldest first."""
+        from shoplake.ml.registry import Registry
+
+        return Registry(self.settings.models_dir).list()
+
+    def model(self, version: str | None = None) -> ModelInfo:
+        """One registered version (default: the promoted one)."""
+        from shoplake.ml.registry import Registry
+
+        registry = Registry(self.settings.models_dir)
+        return registry.info(version or registry.require_promoted())
+
+    def promote(self, version: str) -> dict[str, int]:
+        """Serve ``version``: republish the gold ML tables from it, then promote it."""
+        from shoplake.ml.train import promote
+
+        return promote(self.settings, self.catalog, version)
+
+    def recommend(self, customer_number: int, k: int | None = None) -> Recommendations:
+        """The promoted model's top products for one customer."""
+        from shoplake.ml.serving import load_promoted
+
+        return load_promoted(self.settings).recommend(customer_number, k or self.settings.ml.top_k)
+
+    def similar(self, product_code: str, k: int | None = None) -> list[ScoredProduct]:
+        """Products nearest to one product by the promoted model's item embeddings."""
+        from shoplake.ml.serving import load_promoted
+
+        return load_promoted(self.settings).similar(product_code, k or self.settings.ml.top_k)

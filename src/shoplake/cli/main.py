@@ -78,13 +78,14 @@ def _register() -> None:
         config_cmd,
         demo,
         lake,
+        ml,
         pipeline,
         sources,
         stream,
         transform,
     )  # fmt: skip
 
-    for module in (sources, pipeline, stream, lake, transform, config_cmd, demo, bench):
+    for module in (sources, pipeline, stream, lake, transform, ml, config_cmd, demo, bench):
         module.register(app)
 
 
