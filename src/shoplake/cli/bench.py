@@ -66,5 +66,25 @@ def stream(
     say(f"report written to {path}")
 
 
+@bench_app.command("recommend")
+def recommend(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(min=0.001, help="Generated shop size.")] = 1.0,
+    lookups: Annotated[int, typer.Option(min=100, help="Precomputed lookups timed.")] = 5000,
+    sessions: Annotated[int, typer.Option(min=100, help="Live computations timed.")] = 2000,
+    report: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+        "benchmarks/reports/recommend.md"
+    ),
+) -> None:
+    """Training time; p50/p99 of online-store lookups and of live session-aware scoring."""
+    from shoplake.bench.recommend import run_recommend_benchmark
+
+    settings = platform(ctx).settings
+    path = run_recommend_benchmark(
+        settings, scale=scale, report=report, lookups=lookups, sessions=sessions
+    )
+    say(f"report written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench", rich_help_panel="benchmarks")
