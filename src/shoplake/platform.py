@@ -262,14 +262,26 @@ class Platform:
 
         return promote(self.settings, self.catalog, version)
 
-    def recommend(self, customer_number: int, k: int | None = None) -> Recommendations:
-        """The promoted model's top products for one customer."""
+    def recommend(
+        self, customer_number: int, k: int | None = None, *, session_id: str | None = None
+    ) -> Recommendations:
+        """The promoted model's top products for one customer; with ``session_id``, computed
+        live from that session's state in the online store when it has one."""
+        from shoplake.ml.live import session_recommendations
         from shoplake.ml.serving import load_promoted
 
-        return load_promoted(self.settings).recommend(customer_number, k or self.settings.ml.top_k)
+        model, limit = load_promoted(self.settings), k or self.settings.ml.top_k
+        if session_id is not None:
+            live = session_recommendations(self.settings, model, customer_number, session_id, limit)
+            if live is not None:
+                return live
+        return model.recommend(customer_number, limit)
 
     def similar(self, product_code: str, k: int | None = None) -> list[ScoredProduct]:
         """Products nearest to one product by the promoted model's item embeddings."""
-        from shoplake.ml.serving import load_promoted
+        from shoplake.ml.serving import ITEM_INDEX, load_promoted
+        from shoplake.vectors import open_vector_index
 
-        return load_promoted(self.settings).similar(product_code, k or self.settings.ml.top_k)
+        model = load_promoted(self.settings)
+        with open_vector_index(self.settings, ITEM_INDEX) as index:
+            return model.similar(product_code, k or self.settings.ml.top_k, index)

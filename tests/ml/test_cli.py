@@ -85,7 +85,7 @@ def test_train_list_show_recommend_similar_promote(lake: Platform) -> None:
     assert shoplake(lake, "models", "promote", "v0002") == (
         0,
         f"promoted v0002: gold.user_embeddings ({with_history} rows), gold.item_embeddings "
-        "(110 rows), gold.recommendations (1,000 rows)\n",
+        "(110 rows), gold.recommendations (1,000 rows), vector index items (110 rows)\n",
         "",
     )
     _, stdout, _ = shoplake(lake, "models", "show", "v0002", "--output", "json")

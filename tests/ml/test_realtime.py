@@ -155,6 +155,13 @@ def test_the_processor_stores_live_recommendations_after_one_event(
             top = [item["product_code"] for item in doc["recommended_items"]]
             assert Counter(owner[c] for c in top)[line] >= DOMINATED
             assert 0 < client.ttl(RECS_PREFIX + session) <= shop.settings.stream.session_ttl_seconds
+        # Asked for a known customer, the same session is scored with the customer's vector.
+        customer = customers_with_room(model, lines[line], 2 * TOP)[0]
+        served = shop.recommend(customer, TOP, session_id=session)
+        assert served.strategy == "live session"
+        assert Counter(owner[p.product_code] for p in served.items)[line] >= DOMINATED
+        fallback = shop.recommend(customer, TOP, session_id="never-seen")
+        assert fallback == shop.recommend(customer, TOP)
     finally:
         log.close()
     sunk = rows(
@@ -163,3 +170,21 @@ def test_the_processor_stores_live_recommendations_after_one_event(
         f"FROM gold.realtime_recommendations WHERE session_id = '{session}'",
     )[0]
     assert sunk == {"n": 3 * TOP, "batches": 3}
+
+
+def test_similar_answers_from_the_vector_index_like_exact_search(
+    trained: Platform, model: ServingModel
+) -> None:
+    from shoplake.ml.serving import ITEM_INDEX
+    from shoplake.vectors import open_vector_index
+
+    with open_vector_index(trained.settings, ITEM_INDEX) as index:
+        indexed = len(index)
+        assert indexed == int((np.linalg.norm(model.item_factors, axis=1) > 0).sum()) > 0
+        for code in [str(c) for c in model.data.products[:10]]:
+            from_index = trained.similar(code, 5)
+            exact = model.similar(code, 5)  # numpy over the model's own arrays
+            assert [p.product_code for p in from_index] == [p.product_code for p in exact]
+            for a, b in zip(from_index, exact, strict=True):
+                assert a.score == pytest.approx(b.score, abs=1e-5)
+                assert a.product_line == b.product_line

@@ -125,9 +125,17 @@ def recommend(
     customer: Annotated[int, typer.Argument(help="A customer number.")],
     limit: Limit = None,
     output: Output = "text",
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            help="A live session id: recommend from what it is browsing now (from the online "
+            "store; falls back to the customer's list when the session is unknown there).",
+        ),
+    ] = None,
 ) -> None:
     """The promoted model's top products for a customer (new customers: popular products)."""
-    result = platform(ctx).recommend(customer, limit)
+    result = platform(ctx).recommend(customer, limit, session_id=session)
     if output == "json":
         emit_json(result.as_dict())
         return

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
     from shoplake.config import Settings
-    from shoplake.ml.serving import ServingModel
+    from shoplake.ml.serving import Recommendations, ServingModel
     from shoplake.streams.events import Event
     from shoplake.streams.online import SessionStore
 
@@ -104,3 +104,33 @@ def live_recommendations(
         return None
     model = load_promoted(settings)
     return LiveRecommendations(catalog, store, model, settings.stream.session_ttl_seconds)
+
+
+def session_recommendations(
+    settings: Settings, model: ServingModel, customer_number: int, session_id: str, k: int
+) -> Recommendations | None:
+    """Live recommendations for a session from the online store, or None when the store is not
+    running or the session is unknown there (expired, or never seen by the processor)."""
+    from shoplake.ml.serving import Recommendations
+    from shoplake.services import valkey_status
+    from shoplake.streams.online import SessionStore
+
+    url = settings.stream.url
+    if url is None:
+        status = valkey_status(settings)
+        url = status.url if status.healthy else None
+    if url is None:
+        return None
+    store = SessionStore(url, settings.stream.session_ttl_seconds)
+    try:
+        state = store.get(session_id)
+    finally:
+        store.client.close()
+    if state is None:
+        return None
+    state["customer_number"] = customer_number  # the caller knows who is asking
+    document = LiveRecommender(model).recommend(session_id, state, k)
+    if document is None:
+        return None
+    items = [model.describe(i["product_code"], i["score"]) for i in document["recommended_items"]]
+    return Recommendations(customer_number, model.version, "live session", items)

@@ -44,8 +44,11 @@ if TYPE_CHECKING:
 
     from shoplake.config import Settings
     from shoplake.ml.base import Recommender
+    from shoplake.vectors import VectorIndex
 
 ARRAYS = ("customers", "products", "user_factors", "item_factors", "item_vectors")
+#: The vector index of item embeddings (``vectors.backend``), rebuilt on each promotion.
+ITEM_INDEX = "items"
 
 
 @dataclass(frozen=True)
@@ -147,11 +150,31 @@ class ServingModel:
         ]
         return Recommendations(customer_number, self.version, str(ranking.served_by[0]), items)
 
-    def similar(self, product_code: str, k: int) -> list[ScoredProduct]:
-        """The ``k`` products nearest to ``product_code`` by embedding cosine similarity."""
-        found = similar_items(self.item_factors, self.data.products, product_code, k)
+    def similar(
+        self, product_code: str, k: int, index: VectorIndex | None = None
+    ) -> list[ScoredProduct]:
+        """The ``k`` products nearest to ``product_code`` by embedding cosine similarity:
+        from the vector index when it holds the product, else by exact search here."""
+        found = None
+        if index is not None:
+            from shoplake.vectors import VectorError
+
+            try:
+                neighbours = index.search_ids([product_code], k)[0]
+                found = [(n.id, 1.0 - n.distance) for n in neighbours]
+            except VectorError:
+                found = None  # not indexed (no embedding) or no index yet
+        if found is None:
+            found = similar_items(self.item_factors, self.data.products, product_code, k)
         rows = self.data.product_rows(np.asarray([code for code, _ in found]))
         return [self._scored(int(r), s) for r, (_, s) in zip(rows, found, strict=True)]
+
+    def describe(self, product_code: str, score: float) -> ScoredProduct:
+        """A product of this model's catalogue with its name and line, and a score."""
+        row = int(self.data.product_rows(np.asarray([product_code]))[0])
+        if row < 0:
+            raise ModelError(f"product {product_code} is unknown to model {self.version}")
+        return self._scored(row, score)
 
     def _scored(self, column: int, score: float) -> ScoredProduct:
         return ScoredProduct(

@@ -38,7 +38,7 @@ from shoplake.ml.oracle import Oracle
 from shoplake.ml.outputs import publish
 from shoplake.ml.popularity import Popularity
 from shoplake.ml.registry import Registry, write_json
-from shoplake.ml.serving import ServingModel, load_version
+from shoplake.ml.serving import ITEM_INDEX, ServingModel, load_version
 from shoplake.ml.snapshots import PinnedTables
 
 if TYPE_CHECKING:
@@ -217,8 +217,24 @@ def promote(settings: Settings, catalog: Catalog, version: str) -> dict[str, int
     """Publish a version's outputs to the lakehouse, then point serving at it."""
     model = load_version(settings, version)
     published = publish(catalog, model, settings.ml.top_k)
+    published[f"vector index {ITEM_INDEX}"] = index_items(settings, model)
     Registry(settings.models_dir).promote(version)
     return published
+
+
+def index_items(settings: Settings, model: ServingModel) -> int:
+    """Replace the item-similarity vector index with the model's item embeddings.
+
+    Products without an embedding (never bought or rated: ALS leaves them at zero) are left
+    out; similarity for them falls back to exact search over the model's own arrays.
+    """
+    from shoplake.vectors import open_vector_index
+
+    norms = np.linalg.norm(model.item_factors, axis=1)
+    keep = np.flatnonzero(norms > 0)
+    with open_vector_index(settings, ITEM_INDEX) as index:
+        index.replace([str(code) for code in model.data.products[keep]], model.item_factors[keep])
+    return len(keep)
 
 
 def _fit_pipelines(data: TrainingSet) -> tuple[ColumnTransformer, ColumnTransformer]:
