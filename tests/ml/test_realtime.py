@@ -188,3 +188,27 @@ def test_similar_answers_from_the_vector_index_like_exact_search(
             for a, b in zip(from_index, exact, strict=True):
                 assert a.score == pytest.approx(b.score, abs=1e-5)
                 assert a.product_line == b.product_line
+
+
+@pytest.mark.integration
+def test_promotion_pushes_each_customers_list_to_the_running_online_store(
+    streaming: tuple[Platform, str], model: ServingModel
+) -> None:
+    from shoplake.ml.online_store import lookup
+
+    shop, url = streaming
+    published = shop.promote(model.version)
+    expected = rows(
+        shop,
+        "SELECT customer_number, product_code, score FROM gold.recommendations ORDER BY rank",
+    )
+    assert published["online store lists"] == len({r["customer_number"] for r in expected})
+    client = redis_client(url)
+    for customer in sorted({r["customer_number"] for r in expected})[:20]:
+        stored = lookup(client, customer)
+        assert stored is not None
+        assert stored["model_version"] == model.version
+        mine = [r for r in expected if r["customer_number"] == customer]
+        assert [i["product_code"] for i in stored["items"]] == [r["product_code"] for r in mine]
+        assert [i["score"] for i in stored["items"]] == [round(r["score"], 6) for r in mine]
+    assert lookup(client, 987654321) is None

@@ -112,13 +112,9 @@ def session_recommendations(
     """Live recommendations for a session from the online store, or None when the store is not
     running or the session is unknown there (expired, or never seen by the processor)."""
     from shoplake.ml.serving import Recommendations
-    from shoplake.services import valkey_status
     from shoplake.streams.online import SessionStore
 
-    url = settings.stream.url
-    if url is None:
-        status = valkey_status(settings)
-        url = status.url if status.healthy else None
+    url = running_online_store(settings)
     if url is None:
         return None
     store = SessionStore(url, settings.stream.session_ttl_seconds)
@@ -134,3 +130,13 @@ def session_recommendations(
         return None
     items = [model.describe(i["product_code"], i["score"]) for i in document["recommended_items"]]
     return Recommendations(customer_number, model.version, "live session", items)
+
+
+def running_online_store(settings: Settings) -> str | None:
+    """The online store's URL when it is configured or the local one is up; never starts it."""
+    from shoplake.services import valkey_status
+
+    if settings.stream.url is not None:
+        return settings.stream.url
+    status = valkey_status(settings)
+    return status.url if status.healthy else None

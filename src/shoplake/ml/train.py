@@ -34,12 +34,15 @@ from shoplake.ml.interactions import (
     InteractionSources,
     load_interactions,
 )
+from shoplake.ml.live import running_online_store
+from shoplake.ml.online_store import push_recommendations
 from shoplake.ml.oracle import Oracle
-from shoplake.ml.outputs import publish
+from shoplake.ml.outputs import RECOMMENDATIONS, publish
 from shoplake.ml.popularity import Popularity
 from shoplake.ml.registry import Registry, write_json
 from shoplake.ml.serving import ITEM_INDEX, ServingModel, load_version
 from shoplake.ml.snapshots import PinnedTables
+from shoplake.streams.online import redis_client
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -218,6 +221,14 @@ def promote(settings: Settings, catalog: Catalog, version: str) -> dict[str, int
     model = load_version(settings, version)
     published = publish(catalog, model, settings.ml.top_k)
     published[f"vector index {ITEM_INDEX}"] = index_items(settings, model)
+    url = running_online_store(settings)
+    if url is not None:  # lookups serve the new lists at once (else at the next promotion)
+        client = redis_client(url)
+        try:
+            lists = catalog.load_table(RECOMMENDATIONS).scan().to_arrow()
+            published["online store lists"] = push_recommendations(client, lists)
+        finally:
+            client.close()
     Registry(settings.models_dir).promote(version)
     return published
 
