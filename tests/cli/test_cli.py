@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,11 +133,16 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
         "1 again · simulate",
         "2 again · incremental ingest",
         "3 · store",
+        "5 · recommend",
         "query · ask the lakehouse",
         "Try next",
     ):
         assert heading in text
     assert "no new snapshot — ingestion is idempotent" in text
+    assert re.search(r"NDCG@10 ALS 0\.\d{3} vs popularity 0\.\d{3}", text)
+    assert "published gold.user_embeddings (" in text
+    live = re.search(r"(\d+) of its top (\d+) are ([A-Za-z ]+)\.", text)
+    assert live is not None and int(live.group(1)) >= 7 and int(live.group(2)) == 10
     # A second demo in the same (demo-made) directory starts fresh; a foreign one is refused.
     again = run("--data-dir", str(data_dir), "demo", "--scale", "0.01", "--orders", "5", env=env)
     assert again.returncode == 0, again.stderr
