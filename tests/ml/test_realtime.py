@@ -7,7 +7,6 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from shoplake.ml.realtime import RECS_PREFIX, LiveRecommender
 from shoplake.ml.serving import ServingModel, load_promoted
 from shoplake.platform import Platform
-from shoplake.streams.events import encode
+from shoplake.streams.events import encode, page_view
 from shoplake.streams.online import redis_client
 from tests.ml.conftest import build_generated, rows
 from tests.support.streams import free_port, local_valkey
@@ -114,22 +113,6 @@ def streaming(trained: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
         yield shop, url
 
 
-def page_view(session_id: str, product_code: str, customer: int | None) -> dict[str, Any]:
-    return {
-        "event_id": uuid.uuid4().hex,
-        "event_type": "page_view",
-        "event_time": dt.datetime.now(dt.UTC).isoformat(),
-        "session_id": session_id,
-        "customer_number": customer,
-        "product_code": product_code,
-        "quantity": None,
-        "price": None,
-        "device": "web",
-        "query": None,
-        "schema_version": 1,
-    }
-
-
 @pytest.mark.integration
 def test_the_processor_stores_live_recommendations_after_one_event(
     streaming: tuple[Platform, str], model: ServingModel
@@ -142,7 +125,8 @@ def test_the_processor_stores_live_recommendations_after_one_event(
     log = shop.event_log()
     try:
         for step, code in enumerate(lines[line][:3], 1):
-            log.produce([encode(page_view(session, code, None))], [session])
+            view = page_view(uuid.uuid4().hex, dt.datetime.now(dt.UTC), session, code)
+            log.produce([encode(view)], [session])
             stats = shop.process(until_idle=True)
             assert stats.live_sessions == 1
             stored = client.get(RECS_PREFIX + session)

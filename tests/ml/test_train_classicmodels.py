@@ -9,7 +9,7 @@ import pytest
 from shoplake.ml.train import TrainReport
 from shoplake.platform import Platform
 from tests.ml.conftest import scalar
-from tests.support.classicmodels import DUMP_COUNTS, RATINGS_IN_CSV
+from tests.support.classicmodels import DUMP_COUNTS, RATINGS_IN_CSV, classicmodels_lakehouse
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,9 @@ def classicmodels(
     classicmodels_dump: Path,
     classicmodels_ratings_csv: Path,
 ) -> Platform:
-    shop = Platform(data_dir=tmp_path_factory.mktemp("ml-classicmodels"))
-    shop.load_classicmodels(classicmodels_dump, classicmodels_ratings_csv)
-    assert shop.ingest().ok
-    assert shop.transform().ok
-    return shop
+    return classicmodels_lakehouse(
+        tmp_path_factory.mktemp("ml-classicmodels"), classicmodels_dump, classicmodels_ratings_csv
+    )
 
 
 @pytest.fixture(scope="module")

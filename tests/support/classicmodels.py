@@ -1,6 +1,9 @@
 """Facts of the public ClassicModels sample (version 3.1) that tests check against."""
 
 from decimal import Decimal
+from pathlib import Path
+
+from shoplake.platform import Platform
 
 DUMP_COUNTS = {
     "customers": 122,
@@ -14,3 +17,13 @@ DUMP_COUNTS = {
 }
 DUMP_REVENUE = Decimal("9604190.61")  # sum(quantityOrdered * priceEach) over orderdetails
 RATINGS_IN_CSV = 2532  # rows in ratings_ml_training.csv, all distinct (customer, product) pairs
+
+
+def classicmodels_lakehouse(data_dir: Path, dump: Path, ratings_csv: Path) -> Platform:
+    """The real dump and ratings loaded into a source, ingested and transformed (all checked)."""
+    shop = Platform(data_dir=data_dir)
+    shop.load_classicmodels(dump, ratings_csv)
+    assert shop.ingest().ok
+    report = shop.transform()
+    assert report.ok, [r.error for r in report.results if r.error]
+    return shop

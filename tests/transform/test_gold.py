@@ -12,7 +12,7 @@ import pytest
 
 from shoplake.generate.classicmodels import read_classicmodels_dump
 from shoplake.platform import Platform
-from tests.support.classicmodels import DUMP_REVENUE
+from tests.support.classicmodels import DUMP_REVENUE, classicmodels_lakehouse
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +21,9 @@ def real(
     classicmodels_dump: Path,
     classicmodels_ratings_csv: Path,
 ) -> Platform:
-    shop = Platform(data_dir=tmp_path_factory.mktemp("real-gold"))
-    shop.load_classicmodels(classicmodels_dump, classicmodels_ratings_csv)
-    assert shop.ingest().ok
-    report = shop.transform()
-    assert report.ok, [r.error for r in report.results if r.error]
-    return shop
+    return classicmodels_lakehouse(
+        tmp_path_factory.mktemp("real-gold"), classicmodels_dump, classicmodels_ratings_csv
+    )
 
 
 def one(shop: Platform, sql: str) -> dict[str, object]:

@@ -18,7 +18,6 @@ Target: p99 of a lookup ≤ 5 ms.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -171,26 +170,16 @@ def _live_phase(shop: Any, bench: RecommendBench, url: str, sessions: int) -> No
 
 def _session_state(rng: random.Random, products: list[str], customer: int | None) -> list[Any]:
     """A few page views as events, for :func:`merge_session`."""
-    from shoplake.streams.events import validate
+    from shoplake.streams.events import encode, page_view, validate
 
     now = dt.datetime.now(dt.UTC)
-    events = []
-    for step, code in enumerate(rng.sample(products, rng.randint(3, 8))):
-        payload = {
-            "event_id": f"e{rng.getrandbits(48):x}",
-            "event_type": "page_view",
-            "event_time": (now + dt.timedelta(seconds=step)).isoformat(),
-            "session_id": "s",
-            "customer_number": customer,
-            "product_code": code,
-            "quantity": None,
-            "price": None,
-            "device": "web",
-            "query": None,
-            "schema_version": 1,
-        }
-        events.append(validate(json.dumps(payload).encode(), known_products=None, now=now))
-    return events
+    views = [
+        page_view(
+            f"e{rng.getrandbits(48):x}", now + dt.timedelta(seconds=step), "s", code, customer
+        )
+        for step, code in enumerate(rng.sample(products, rng.randint(3, 8)))
+    ]
+    return [validate(encode(view), known_products=None, now=now) for view in views]
 
 
 def render_report(bench: RecommendBench, report: Path) -> str:

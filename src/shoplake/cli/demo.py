@@ -290,11 +290,11 @@ def _browse(plat: Platform, session: str, codes: list[str]) -> None:
     import datetime as dt
     import uuid
 
-    from shoplake.streams.events import encode
+    from shoplake.streams.events import encode, page_view
 
     now = dt.datetime.now(dt.UTC)
     events = [
-        _page_view(uuid.uuid4().hex, now + dt.timedelta(seconds=i), session, code)
+        page_view(uuid.uuid4().hex, now + dt.timedelta(seconds=i), session, code)
         for i, code in enumerate(codes)
     ]
     log = plat.event_log()
@@ -302,22 +302,6 @@ def _browse(plat: Platform, session: str, codes: list[str]) -> None:
         log.produce([encode(event) for event in events], [session] * len(events))
     finally:
         log.close()
-
-
-def _page_view(event_id: str, at: Any, session: str, code: str) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "event_type": "page_view",
-        "event_time": at.isoformat(),
-        "session_id": session,
-        "customer_number": None,
-        "product_code": code,
-        "quantity": None,
-        "price": None,
-        "device": "web",
-        "query": None,
-        "schema_version": 1,
-    }
 
 
 def _stored_session_list(url: str, session: str) -> list[dict[str, Any]]:

@@ -171,6 +171,29 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def page_view(
+    event_id: str,
+    at: datetime,
+    session_id: str,
+    product_code: str,
+    customer_number: int | None = None,
+) -> dict[str, Any]:
+    """A schema-v1 page view of a product page, as the JSON object a tracker sends."""
+    return {
+        "event_id": event_id,
+        "event_type": "page_view",
+        "event_time": at.isoformat(),
+        "session_id": session_id,
+        "customer_number": customer_number,
+        "product_code": product_code,
+        "quantity": None,
+        "price": None,
+        "device": "web",
+        "query": None,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
 def encode(event: Mapping[str, Any] | Event) -> bytes:
     """Compact UTF-8 JSON of an event (a mapping of fields, or an :class:`Event`).
 

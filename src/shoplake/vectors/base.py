@@ -80,6 +80,24 @@ class VectorIndex(Protocol):
     ) -> None: ...
 
 
+class ClosesOnExit:
+    """``with index: …`` closes the index at the end of the block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def one_line(exc: BaseException) -> str:
     """A driver's (often multi-line) message on one line."""
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -24,12 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
 from shoplake.vectors.base import (
+    ClosesOnExit,
     Neighbour,
     VectorError,
     check_k,
@@ -78,7 +78,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-class FaissIndex:
+class FaissIndex(ClosesOnExit):
     """A named faiss index in a directory; see the module docstring for the file layout."""
 
     def __init__(self, directory: Path, name: str) -> None:
@@ -246,17 +246,6 @@ class FaissIndex:
     def close(self) -> None:
         self._loaded = None
         self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"FaissIndex({self.name!r}, {str(self.directory)!r})"

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shoplake.config import mask_url
 from shoplake.errors import ConfigError
 from shoplake.vectors.base import (
+    ClosesOnExit,
     Neighbour,
     VectorError,
     check_k,
@@ -84,7 +84,7 @@ def vector_literal(row: np.ndarray) -> str:
     return "[" + ",".join(map(repr, row.tolist())) + "]"
 
 
-class PgVectorIndex:
+class PgVectorIndex(ClosesOnExit):
     """A named pgvector table in one database; see the module docstring."""
 
     def __init__(self, url: str, name: str, *, setting: str = "vectors.url") -> None:
@@ -259,17 +259,6 @@ class PgVectorIndex:
             self._conn.close()
         self._conn = None
         self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PgVectorIndex({self.name!r}, {self.location!r})"
