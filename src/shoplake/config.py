@@ -126,6 +126,19 @@ class VectorSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """The API and dashboard (`shoplake serve`)."""
+
+    host: str = Field(default="127.0.0.1", description="bind address; loopback unless exposed")
+    port: int = Field(default=8000, gt=0, lt=65536)
+    rate_limit_per_second: float = Field(
+        default=200.0, gt=0, description="sustained requests per API key"
+    )
+    rate_limit_burst: int = Field(default=400, gt=0, description="requests a key may burst")
+    query_timeout_seconds: float = Field(default=10.0, gt=0, description="POST /query")
+    query_max_rows: int = Field(default=1_000, gt=0, description="POST /query row limit")
+
+
 class QuerySettings(BaseModel):
     """Ad-hoc read-only SQL over the lakehouse."""
 
@@ -151,6 +164,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     ml: MlSettings = Field(default_factory=MlSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -200,6 +214,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """The model registry: one directory per trained version."""
         return self.data_dir / "models"
+
+    @property
+    def api_keys_path(self) -> Path:
+        """Hashed API keys and their roles (mode 0600)."""
+        return self.data_dir / "api_keys.json"
 
     @property
     def vectors_dir(self) -> Path:
