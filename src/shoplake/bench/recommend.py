@@ -182,6 +182,10 @@ def _session_state(rng: random.Random, products: list[str], customer: int | None
     return [validate(encode(view), known_products=None, now=now) for view in views]
 
 
+def _cell(value: Any) -> str:
+    return "" if value is None else f"{float(value):.4f}"
+
+
 def render_report(bench: RecommendBench, report: Path) -> str:
     """The Markdown report."""
     from shoplake.bench.machine import DEFAULT_PACKAGES, collect_machine_facts
@@ -212,14 +216,12 @@ def render_report(bench: RecommendBench, report: Path) -> str:
         f"{bench.stages.get('train', 0.0):.2f} s.**\n",
     ]
     if bench.metrics:
-        keys = [
-            k for k in ("precision", "recall", "ndcg", "map", "coverage") if k in bench.metrics[0]
-        ]
+        keys = [k for k in METRICS if k in bench.metrics[0]]
         lines += [
             "| model | " + " | ".join(keys) + " |",
             "|---|" + "---:|" * len(keys),
             *[
-                f"| {m.get('model')} | " + " | ".join(f"{float(m[k]):.4f}" for k in keys) + " |"
+                f"| {m.get('model')} | " + " | ".join(_cell(m[k]) for k in keys) + " |"
                 for m in bench.metrics
             ],
         ]
