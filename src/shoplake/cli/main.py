@@ -80,12 +80,13 @@ def _register() -> None:
         lake,
         ml,
         pipeline,
+        serve,
         sources,
         stream,
         transform,
     )  # fmt: skip
 
-    for module in (sources, pipeline, stream, lake, transform, ml, config_cmd, demo, bench):
+    for module in (sources, pipeline, stream, lake, transform, ml, serve, config_cmd, demo, bench):
         module.register(app)
 
 

@@ -3,11 +3,16 @@
 Tables are addressed as ``bronze.orders``, ``silver.customers``, ``gold.fact_orders``. Only a
 single SELECT (or WITH … SELECT) statement is accepted; the DuckDB connection is then locked
 with external access disabled, so no file, URL or extension can be read, written or loaded.
+A caller may pass ``prepare`` to change each table's Arrow data before DuckDB sees it (the API
+masks PII this way) and a ``timeout`` after which the running query is interrupted.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +25,10 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
 _ALLOWED_STATEMENTS = {"SELECT"}
+_LEADING_COMMENTS = re.compile(r"^(\s+|--[^\n]*\n?|/\*.*?\*/)*", re.S)
+
+#: ``prepare(table_name, data)``: what DuckDB sees of one lakehouse table.
+Prepare = Callable[[str, "pa.Table"], "pa.Table"]
 
 
 @dataclass
@@ -48,8 +57,11 @@ def check_read_only(sql: str) -> str:
         )
     kind = str(statements[0].type).rsplit(".", 1)[-1]
     if kind not in _ALLOWED_STATEMENTS:
+        words = _LEADING_COMMENTS.sub("", text).split(None, 1)
+        keyword = words[0].upper() if words else kind
+        named = f" ({keyword})" if keyword != kind else ""
         raise QueryRefusedError(
-            f"refused: {kind} statement; only a single read-only SELECT is allowed"
+            f"refused: {kind} statement{named}; only a single read-only SELECT is allowed"
         )
     return text
 
@@ -59,13 +71,13 @@ def referenced_tables(sql: str) -> frozenset[str]:
 
     Parsing never binds the query, so no table function (``glob``, ``read_csv``) runs here.
     """
-    from sqlglot.errors import ParseError
+    from sqlglot.errors import SqlglotError
 
     from shoplake.lake.sqlnames import lakehouse_tables, parse_select
 
     try:
         return lakehouse_tables(parse_select(sql), NAMESPACES)
-    except ParseError as exc:
+    except SqlglotError as exc:  # a parse or tokenizer error
         raise QueryError(f"cannot parse query: {str(exc).strip().splitlines()[0]}") from None
 
 
@@ -81,14 +93,19 @@ def locked_connection() -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
+    con.execute("SET python_enable_replacements = false")  # no Python variables as tables
     con.execute("SET lock_configuration = true")
     return con
 
 
 def _expose_tables(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: frozenset[str]
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    tables: frozenset[str],
+    prepare: Prepare | None = None,
 ) -> None:
-    """Make lakehouse tables readable as ``namespace.table`` views over Arrow scans."""
+    """Make lakehouse tables readable as ``namespace.table`` views over Arrow scans (each
+    passed through ``prepare`` first, when given)."""
     known = set(list_tables(catalog))
     for namespace in NAMESPACES:
         con.execute(f'CREATE SCHEMA "{namespace}"')
@@ -97,21 +114,35 @@ def _expose_tables(
             listing = ", ".join(sorted(known)) or "none yet — run `shoplake ingest`"
             raise TableNotFoundError(f"no lakehouse table {name!r} (tables: {listing})")
         namespace, table = name.split(".")
-        con.register(f"__{namespace}__{table}", catalog.load_table(name).scan().to_arrow())
+        data = catalog.load_table(name).scan().to_arrow()
+        con.register(f"__{namespace}__{table}", prepare(name, data) if prepare else data)
         con.execute(
             f'CREATE VIEW "{namespace}"."{table}" AS SELECT * FROM "__{namespace}__{table}"'
         )
 
 
-def run_query(catalog: Catalog, sql: str, *, max_rows: int) -> QueryResult:
-    """Run one read-only statement over the lakehouse and return up to ``max_rows`` rows."""
+def run_query(
+    catalog: Catalog,
+    sql: str,
+    *,
+    max_rows: int,
+    timeout: float | None = None,
+    prepare: Prepare | None = None,
+) -> QueryResult:
+    """Run one read-only statement over the lakehouse and return up to ``max_rows`` rows.
+
+    With ``timeout`` (seconds), the statement is interrupted when it runs longer.
+    """
     import duckdb
 
     text = check_read_only(sql)
     started = time.perf_counter()
     con = locked_connection()
+    timer = threading.Timer(timeout, con.interrupt) if timeout else None
     try:
-        _expose_tables(con, catalog, referenced_tables(text))
+        _expose_tables(con, catalog, referenced_tables(text), prepare)
+        if timer is not None:
+            timer.start()
         reader = con.sql(text).to_arrow_reader(min(max_rows + 1, 100_000))
         batches, rows = [], 0
         for batch in reader:
@@ -119,9 +150,13 @@ def run_query(catalog: Catalog, sql: str, *, max_rows: int) -> QueryResult:
             rows += batch.num_rows
             if rows > max_rows:
                 break
+    except duckdb.InterruptException:
+        raise QueryError(f"query timed out after {timeout:g} s and was stopped") from None
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {_first_line(exc)}") from None
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
     import pyarrow as pa
 

@@ -1,0 +1,81 @@
+"""``POST /query``: one read-only SELECT over the lakehouse, limited in rows and time.
+
+The statement passes :func:`shoplake.serve.query_guard.guard` first. For callers who may not see
+PII (every role but admin), each table's PII columns are masked in its Arrow data before DuckDB
+is handed it — so no alias, expression, ``SELECT *`` or CTE can reach a clear value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from shoplake.serve.auth import Caller, require_role
+from shoplake.serve.query_guard import guard
+from shoplake.serve.responses import json_response, serve_state
+from shoplake.serve.schemas import Detail, QueryIn, QueryOut, documented
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from shoplake.serve.state import ServeState
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.post(
+    "/query",
+    summary="Run a read-only SQL query",
+    response_class=Response,
+    responses={
+        200: documented(QueryOut, "The rows, at most the row limit."),
+        400: documented(Detail, "The query was refused (the reason names what) or failed."),
+        404: documented(Detail, "A table the query names does not exist."),
+    },
+)
+async def query(
+    request: Request,
+    body: QueryIn,
+    caller: Annotated[Caller, Depends(require_role("analyst"))],
+) -> Response:
+    """One SELECT over ``bronze.*``, ``silver.*``, ``gold.*`` and ``audit.*`` tables, with
+    DuckDB SQL. No writes, DDL, settings, extensions, files or URLs; PII masked but for admins."""
+    state = serve_state(request)
+    payload = await run_in_threadpool(_run, state, body, caller)
+    return json_response(payload)
+
+
+def _run(state: ServeState, body: QueryIn, caller: Caller) -> dict[str, object]:
+    from shoplake.lake.query import rows_as_json, run_query
+
+    checked = guard(body.sql)
+    serve = state.settings.serve
+    limit = min(body.limit or serve.query_max_rows, serve.query_max_rows)
+    masked: list[str] = []
+    prepare = None
+    if not caller.sees_pii:
+        pii = state.pii()
+
+        def prepare(name: str, data: pa.Table) -> pa.Table:
+            columns = pii.of(name, data.column_names)
+            masked.extend(f"{name}.{column}" for column in columns)
+            result: pa.Table = state.mask(data, columns)
+            return result
+
+    result = run_query(
+        state.platform.catalog,
+        checked.sql,
+        max_rows=limit,
+        timeout=serve.query_timeout_seconds,
+        prepare=prepare,
+    )
+    return {
+        "columns": result.table.column_names,
+        "rows": rows_as_json(result.table),
+        "row_count": result.table.num_rows,
+        "truncated": result.truncated,
+        "masked": sorted(masked),
+        "seconds": round(result.seconds, 4),
+    }
