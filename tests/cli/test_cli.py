@@ -136,6 +136,8 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
         "5 · recommend",
         "query · ask the lakehouse",
         "Try next",
+        "Open the dashboard",
+        "shoplake serve",
     ):
         assert heading in text
     assert "no new snapshot — ingestion is idempotent" in text

@@ -224,6 +224,15 @@ def demo(
         "shoplake sources load-classicmodels ../shared/data/classicmodels/mysqlsampledatabase.sql",
     ):
         out.print(f"  {line}")
+    serve = plat.settings.serve
+    out.print()
+    out.print("[bold]Open the dashboard[/bold] (stage 5 · serve: the API and the dashboard)")
+    for line in (
+        "shoplake keys create --role analyst     # prints an API key once; keep it",
+        f"shoplake serve                          # then open http://{serve.host}:{serve.port}/",
+        f"                                        # API docs: http://{serve.host}:{serve.port}/docs",
+    ):
+        out.print(f"  {line}")
     if not (first.ok and second.ok and report.ok and trained):
         say("[red]some steps failed; see the errors above[/red]")
         raise typer.Exit(1)
