@@ -85,8 +85,12 @@ def test_bad_parameters_are_422(client: TestClient, api_keys: dict[str, str]) ->
         "/recommendations/1?limit=0",
         "/recommendations/1?limit=101",
         f"/recommendations/1?session_id={'x' * 129}",
+        f"/recommendations/{2**63}",
     ):
         assert client.get(path, headers=auth(api_keys, "app")).status_code == 422, path  # fmt: skip
+    problem = client.get("/recommendations/abc", headers=auth(api_keys, "app")).json()
+    assert problem["detail"][0]["loc"] == ["path", "customer_number"]
+    assert problem["detail"][0]["input"] == "abc"
 
 
 def test_similar_products_match_the_platform(

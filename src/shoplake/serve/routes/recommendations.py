@@ -34,10 +34,17 @@ Limit = Annotated[
 NO_MODEL = "no promoted model yet: run `shoplake train`"
 _index_lock = threading.Lock()
 
-# The hot path reads its query parameters itself (FastAPI's per-parameter resolution costs
+# The hot path reads its path and query parameters itself (FastAPI's per-parameter resolution costs
 # more than the rest of the request); they are documented here instead.
 _QUERY_PARAMETERS: dict[str, Any] = {
     "parameters": [
+        {
+            "name": "customer_number",
+            "in": "path",
+            "required": True,
+            "description": "the customer (unknown customers get the most popular products)",
+            "schema": {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+        },
         {
             "name": "limit",
             "in": "query",
@@ -67,11 +74,13 @@ _QUERY_PARAMETERS: dict[str, Any] = {
     },
 )
 @authorized_by(APP_ONLY)
-async def recommendations(
-    request: Request, customer_number: Annotated[int, Path(ge=0, le=INT64_MAX)]
-) -> Response:
+async def recommendations(request: Request) -> Response:
     """Live for an active session, else the customer's precomputed list, else cold start."""
     await APP_ONLY(request)
+    number = request.path_params["customer_number"]
+    if not (number.isascii() and number.isdigit() and int(number) <= INT64_MAX):
+        return _invalid("customer_number", number, f"an integer from 0 to {INT64_MAX}", "path")
+    customer_number = int(number)
     state = serve_state(request)
     params = request.query_params
     limit, session_id = params.get("limit"), params.get("session_id")
@@ -102,9 +111,9 @@ async def recommendations(
     return _answer(customer_number, "cold_start", loaded.version, items)
 
 
-def _invalid(name: str, value: str, expected: str) -> Response:
+def _invalid(name: str, value: str, expected: str, where: str = "query") -> Response:
     """A 422 shaped like FastAPI's own validation errors."""
-    problem = {"type": "value_error", "loc": ["query", name], "msg": f"must be {expected}"}
+    problem = {"type": "value_error", "loc": [where, name], "msg": f"must be {expected}"}
     return json_response({"detail": [problem | {"input": value}]}, 422)
 
 
