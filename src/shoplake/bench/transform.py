@@ -54,7 +54,11 @@ PROFILE_PARTS: tuple[tuple[str, str, str], ...] = (
     ("deleted-row filter (`drop_deleted_rows`)", "engines/duckdb.py", "drop_deleted_rows"),
     ("row counts of results (`row_count`)", "engines/duckdb.py", "row_count"),
     ("DuckDB connections (`new_connection`)", "engines/duckdb.py", "new_connection"),
-    ("project load: models, contracts, cached dependencies (`Project.load`)", "transform/project.py", "load"),
+    (
+        "project load: models, contracts, cached dependencies (`Project.load`)",
+        "transform/project.py",
+        "load",
+    ),
     ("contract results appended (`record_results`)", "transform/results.py", "record_results"),
     (
         "  scan planning, all calls (`DataScan.plan_files`)",
