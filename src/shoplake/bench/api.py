@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoplake.bench.http_load import LoadResult, Target, closed_loop, open_loop
-from shoplake.bench.ingest import _clean, _platform, _progress
+from shoplake.bench.ingest import _progress
+from shoplake.bench.workspace import valkey_workspace, write_report
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
+    from shoplake.platform import Platform
 
 THROUGHPUT_SHARE_TARGET = 0.70
 P99_TARGET_MS = 10.0
@@ -68,36 +70,23 @@ def run_api_benchmark(
     settings: Settings, *, scale: float, report: Path, seconds: float = 10.0, rounds: int = 2
 ) -> Path:
     """Set up, measure both servers, write the Markdown report; return its path."""
-    from shoplake.bench.stream import _server_settings
-    from shoplake.services import start_valkey, stop_valkey
+    from shoplake.services import start_valkey
 
-    work = (settings.data_dir / "bench-api").absolute()
-    server_settings = _server_settings(settings, work)
-    stop_valkey(server_settings)
-    _clean(work)
     bench = ApiBench(scale, seconds, dt.datetime.now(dt.UTC))
-    try:
-        shop = _platform(server_settings, work)
+    with valkey_workspace(settings, "bench-api") as shop:
         url = start_valkey(shop.settings).url
         key = _prepare(shop, bench)
         for _ in range(rounds):
             for server in SERVERS:
                 _measure(shop.settings, server, url, key, bench)
-    finally:
-        stop_valkey(server_settings)
     bench.finished = dt.datetime.now(dt.UTC)
-    path = report.absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(bench, path))
-    return path
+    return write_report(report, render_report(bench, report.absolute()))
 
 
-def _prepare(shop: object, bench: ApiBench) -> str:
+def _prepare(shop: Platform, bench: ApiBench) -> str:
     """Generate, ingest, transform and train (lists pushed to valkey); an `app` API key."""
-    from shoplake.platform import Platform
     from shoplake.serve.keys import create_key
 
-    assert isinstance(shop, Platform)
     _progress(f"generate → ingest → transform → train at scale {bench.scale:g}")
     shop.generate(scale=bench.scale, seed=42)
     shop.ingest()

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.bench.ingest import _clean, _platform, _progress
+from shoplake.bench.ingest import _progress
+from shoplake.bench.workspace import valkey_workspace, write_report
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
@@ -73,27 +74,16 @@ def run_recommend_benchmark(
     work_dir: Path | None = None,
 ) -> Path:
     """Run every phase, write the Markdown report to ``report`` and return its path."""
-    from shoplake.bench.stream import _server_settings
-    from shoplake.services import start_valkey, stop_valkey
+    from shoplake.services import start_valkey
 
-    work = (work_dir or settings.data_dir / "bench-recommend").absolute()
-    server = _server_settings(settings, work)
-    stop_valkey(server)  # a previous run's, if it was killed before its own clean-up
-    _clean(work)
     bench = RecommendBench(scale, dt.datetime.now(dt.UTC))
-    try:
-        shop = _platform(server, work)
-        _train_phase(shop, bench)
+    with valkey_workspace(settings, "bench-recommend") as shop:
+        _train_phase(shop, bench)  # before valkey runs: promotion pushes no lists yet
         url = start_valkey(shop.settings).url
         _lookup_phase(shop, bench, url, lookups)
         _live_phase(shop, bench, url, sessions)
-    finally:
-        stop_valkey(server)
     bench.finished = dt.datetime.now(dt.UTC)
-    path = report.absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(bench, path))
-    return path
+    return write_report(report, render_report(bench, report.absolute()))
 
 
 def _timed(bench: RecommendBench, stage: str, action: Any) -> Any:
