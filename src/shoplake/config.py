@@ -145,6 +145,19 @@ class QuerySettings(BaseModel):
     max_rows: int = Field(default=10_000, gt=0)
 
 
+class OrchestrateSettings(BaseModel):
+    """Dagster orchestration: schedules (cron strings, UTC) and retries of transient failures."""
+
+    pipeline_cron: str = Field(default="0 * * * *", description="ingest + transform")
+    train_cron: str = Field(default="0 3 * * *", description="train the recommender")
+    maintain_cron: str = Field(default="30 4 * * *", description="compact bronze.events")
+    max_retries: int = Field(default=3, ge=0, description="retries of a failed step")
+    retry_delay_seconds: float = Field(
+        default=5.0, ge=0, description="first retry delay; doubles at each further retry"
+    )
+    ui_port: int = Field(default=3070, gt=0, lt=65536, description="`shoplake ui`, 127.0.0.1")
+
+
 class Settings(BaseSettings):
     """The effective configuration of one shoplake platform."""
 
@@ -165,6 +178,7 @@ class Settings(BaseSettings):
     ml: MlSettings = Field(default_factory=MlSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    orchestrate: OrchestrateSettings = Field(default_factory=OrchestrateSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -219,6 +233,11 @@ class Settings(BaseSettings):
     def api_keys_path(self) -> Path:
         """Hashed API keys and their roles (mode 0600)."""
         return self.data_dir / "api_keys.json"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's instance: run history, event logs, schedule and sensor state."""
+        return self.data_dir / "dagster"
 
     @property
     def vectors_dir(self) -> Path:

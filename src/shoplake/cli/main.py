@@ -79,6 +79,7 @@ def _register() -> None:
         demo,
         lake,
         ml,
+        orchestrate,
         pipeline,
         serve,
         sources,
@@ -86,7 +87,19 @@ def _register() -> None:
         transform,
     )  # fmt: skip
 
-    for module in (sources, pipeline, stream, lake, transform, ml, serve, config_cmd, demo, bench):
+    for module in (
+        sources,
+        pipeline,
+        stream,
+        lake,
+        transform,
+        ml,
+        orchestrate,
+        serve,
+        config_cmd,
+        demo,
+        bench,
+    ):
         module.register(app)
 
 

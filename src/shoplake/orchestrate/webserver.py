@@ -1,0 +1,62 @@
+"""`shoplake ui`: Dagster's web UI on 127.0.0.1 for the data dir's instance and graph."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shoplake.config import Settings
+
+WORKSPACE_MODULE = "shoplake.orchestrate.workspace"
+ENVIRONMENT_VARIABLE = "SHOPLAKE_ENVIRONMENT"  # read by the workspace module
+
+
+def ui_command(port: int) -> list[str]:
+    """The webserver command line, bound to loopback only."""
+    return [
+        sys.executable, "-m", "dagster_webserver",
+        "-h", "127.0.0.1", "-p", str(port), "-m", WORKSPACE_MODULE,
+    ]  # fmt: skip
+
+
+def start_ui(settings: Settings, port: int, environment: str) -> subprocess.Popen[bytes]:
+    """Start the webserver as a child with default signal handlers; the caller stops it by PID."""
+    from shoplake.config import child_environment
+    from shoplake.services import _child_setup
+
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **child_environment(settings),
+        "DAGSTER_HOME": str(settings.dagster_home),
+        ENVIRONMENT_VARIABLE: environment,
+    }
+    return subprocess.Popen(
+        ui_command(port),
+        env=env,
+        preexec_fn=_child_setup,  # noqa: PLW1509 - only resets signal state
+    )
+
+
+def serve_ui(settings: Settings, port: int, environment: str = "local") -> None:
+    """Run the UI until it exits, Ctrl-C or SIGTERM, then stop the child (and only it)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Also when started in the background, where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    process = start_ui(settings, port, environment)
+    print(f"Dagster UI on http://127.0.0.1:{port} (run history in {settings.dagster_home})")
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
