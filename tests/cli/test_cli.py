@@ -141,6 +141,10 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
     ):
         assert heading in text
     assert "no new snapshot — ingestion is idempotent" in text
+    # Stage 4 runs through Dagster, recorded under the data dir like `shoplake run`.
+    assert "silver: 10 of 10 models" in text and "10 contracts passed" in text
+    assert "gold: 9 of 9 models" in text
+    assert (data_dir / "dagster" / "history").is_dir()
     assert re.search(r"NDCG@10 ALS 0\.\d{3} vs popularity 0\.\d{3}", text)
     assert "published gold.user_embeddings (" in text
     live = re.search(r"(\d+) of its top (\d+) are ([A-Za-z ]+)\.", text)

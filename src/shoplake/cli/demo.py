@@ -15,8 +15,8 @@ from shoplake.cli.pipeline import print_ingest_report
 from shoplake.errors import ShoplakeError
 
 if TYPE_CHECKING:
+    from shoplake.orchestrate.execute import AssetOutcome, RunSummary
     from shoplake.platform import Platform
-    from shoplake.transform.runner import ModelResult, TransformReport
 
 DEMO_MARKER = ".shoplake-demo"
 
@@ -45,22 +45,22 @@ TOP_LINES_SQL = (
 )
 
 
-def _print_transform(report: TransformReport) -> None:
-    layers: dict[str, list[ModelResult]] = {}
-    for result in report.results:
-        layers.setdefault(result.model.split(".")[0], []).append(result)
-    for layer, results in layers.items():
-        rows = sum(r.rows for r in results)
-        checks = sum(r.checks_passed for r in results)
-        seconds = sum(r.seconds for r in results)
-        names = ", ".join(r.model.split(".")[1] for r in results)
+def _print_transform(summary: RunSummary) -> None:
+    layers: dict[str, list[AssetOutcome]] = {}
+    for item in summary.assets:
+        layers.setdefault(item.asset.split(".")[0], []).append(item)
+    for layer, items in layers.items():
+        built = [i for i in items if i.outcome == "materialized"]
+        rows = sum(i.rows or 0 for i in built)
+        passed = sum(bool(summary.contracts.get(i.asset)) for i in built)
+        names = ", ".join(i.asset.split(".")[1] for i in built)
         out.print(
-            f"  {layer}: {len(results)} models ({names}) — {rows:,} rows, {checks} contract "
-            f"checks passed, {seconds:.1f} s"
+            f"  {layer}: {len(built)} of {len(items)} models ({names}) — {rows:,} rows, "
+            f"{passed} contracts passed"
         )
-    for result in report.results:
-        if result.error:
-            say(f"[red]  {result.error}[/red]")
+    for item in summary.assets:
+        if item.error:
+            say(f"[red]  {item.asset}: {item.error}[/red]")
 
 
 def _fresh_data_dir(data_dir: Path) -> None:
@@ -173,7 +173,9 @@ def demo(
     out.print(f"  Catalog: {plat.settings.catalog_uri}; data: {plat.settings.warehouse}.")
 
     _heading("4", "transform", "clean current state (silver), a star schema and ML tables (gold)")
-    report = plat.transform()
+    from shoplake.orchestrate.execute import run as run_assets
+
+    report = run_assets(plat, ["transform"], log_level="ERROR")
     _print_transform(report)
     figures = plat.query(GOLD_SQL).table.to_pylist()[0]
     out.print(
@@ -194,9 +196,9 @@ def demo(
         + "."
     )
     out.print(
-        "  Every model was checked against its contract (YAML beside the SQL) before it was "
-        "published; `shoplake check` re-runs them, `shoplake lineage gold.fact_orders` shows "
-        "what feeds what."
+        "  The models ran as Dagster assets (the path `shoplake run` takes), each checked "
+        "against its contract (YAML beside the SQL) before it was published; `shoplake ui` "
+        "shows the run and the asset graph, `shoplake lineage gold.fact_orders` what feeds what."
     )
 
     trained = _recommend_stage(plat)
@@ -218,6 +220,7 @@ def demo(
         "shoplake check                          # every data contract, on published tables",
         "shoplake simulate --orders 1000 && shoplake ingest && shoplake transform",
         "shoplake maintain                       # compact files, expire old snapshots",
+        "shoplake run && shoplake ui             # the asset graph through Dagster, its web UI",
         "shoplake models list && shoplake recommend 103 && shoplake similar S10_1678",
         "shoplake stream produce --rate 500 --duration 10   # a live burst (starts valkey)",
         "shoplake stream process --until-idle && shoplake stream status",
@@ -233,7 +236,7 @@ def demo(
         f"                                        # API docs: http://{serve.host}:{serve.port}/docs",
     ):
         out.print(f"  {line}")
-    if not (first.ok and second.ok and report.ok and trained):
+    if not (first.ok and second.ok and report.success and trained):
         say("[red]some steps failed; see the errors above[/red]")
         raise typer.Exit(1)
 
