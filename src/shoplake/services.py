@@ -324,6 +324,19 @@ def _terminate(pid: int, timeout: float) -> None:
         child.wait()
 
 
+def stop_child(process: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """Stop a child process by PID: SIGTERM, then SIGKILL if it is still there after
+    ``timeout`` seconds; returns once it has been reaped."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def stop_valkey(settings: Any, timeout: float = STOP_TIMEOUT) -> bool:
     """Stop the data dir's valkey by PID; False when it was not running."""
     with _start_lock(settings):

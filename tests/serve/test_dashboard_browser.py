@@ -24,16 +24,8 @@ import httpx
 import pytest
 
 from shoplake.platform import Platform
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "benchmarks" / "screenshots"
 CHARTS = ("#chart-revenue-by-month", "#chart-revenue-by-product-line")
 TIMEOUT_MS = 20_000
@@ -117,7 +109,7 @@ def server(
 def browser(sync_api: Any) -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
         )
         yield chromium
         chromium.close()

@@ -19,7 +19,6 @@ Targets: shoplake's maximum ≥ 70% of the bare endpoint's; p99 ≤ 10 ms at 1,0
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import signal
 import socket
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING
 from shoplake.bench.http_load import LoadResult, Target, closed_loop, open_loop
 from shoplake.bench.ingest import _progress
 from shoplake.bench.workspace import valkey_workspace, write_report
+from shoplake.services import stop_child
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
@@ -121,7 +121,7 @@ def _measure(settings: Settings, server: str, valkey_url: str, key: str, bench: 
         bench.measurements.append(Measurement(server, f"open {RATE:,.0f}/s", result))
         _progress(f"{server}: {RATE:,.0f}/s → p99 {result.percentile(0.99):.2f} ms")
     finally:
-        _stop(process)
+        stop_child(process)
 
 
 def _customers(settings: Settings) -> list[int]:
@@ -156,18 +156,8 @@ def _start(server: str, port: int, valkey_url: str, settings: Settings) -> subpr
             return process
         except OSError:
             time.sleep(0.1)
-    _stop(process)
+    stop_child(process)
     raise RuntimeError(f"{server} server did not listen on port {port} within 60 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 def _free_port() -> int:

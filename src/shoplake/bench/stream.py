@@ -43,6 +43,7 @@ from shoplake.bench.ingest import _clean, _platform, _progress, _timed_ingest_al
 from shoplake.bench.transform import Profile, _load_average, local_path, snapshot_rows
 from shoplake.errors import ShoplakeError
 from shoplake.ingest.stream_processor import ProcessStats
+from shoplake.services import stop_child
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -561,7 +562,7 @@ def _latency_run(bench: StreamBench, config: CommitConfig) -> LatencyRun:
             run.cores[name] = None if used is None or was is None else (used - was) / run.seconds
         run.lake_timeout = not _wait_committed(lake, event_log, config.batch_seconds * 3 + 30)
     finally:
-        _stop(processor)
+        stop_child(processor)
         event_log.close()
         client.close()
     run.drained = lake.process(until_idle=True).read  # what the killed processor left, if any
@@ -852,16 +853,6 @@ def _start_processor(lake: Platform, log_path: Path) -> subprocess.Popen[bytes]:
             stderr=log,
             preexec_fn=_child_setup,  # noqa: PLW1509 - only resets signal state
         )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID, then SIGKILL if it has not gone in 15 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _cpu_now(valkey_pid: int | None) -> tuple[float, float | None]:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+from shoplake.services import stop_child
+
 if TYPE_CHECKING:
     from shoplake.config import Settings
 
@@ -54,9 +56,4 @@ def serve_ui(settings: Settings, port: int, environment: str = "local") -> None:
     try:
         process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process)
