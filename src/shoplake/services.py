@@ -94,7 +94,7 @@ def _log_path(settings: Any) -> Path:
 # Processes --------------------------------------------------------------------------------------
 
 
-def _child_setup() -> None:
+def child_setup() -> None:
     """In the forked child: default signal handling and nothing blocked."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
@@ -278,7 +278,7 @@ def start_valkey(settings: Any, timeout: float = START_TIMEOUT) -> ServiceInfo:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_child_setup,  # noqa: PLW1509 - only resets signal state
+                    preexec_fn=child_setup,  # noqa: PLW1509 - only resets signal state
                     start_new_session=True,
                 )
             except OSError as exc:

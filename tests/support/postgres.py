@@ -36,7 +36,7 @@ class PostgresUnavailableError(RuntimeError):
     """Embedded PostgreSQL cannot run here; the message says why (tests skip with it)."""
 
 
-def _child_setup() -> None:
+def child_setup() -> None:
     """In the forked child: default signal handling, nothing blocked, die with the parent."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
@@ -190,7 +190,7 @@ def start_postgres() -> EmbeddedPostgres:
             check=True,
             capture_output=True,
             env=env,
-            preexec_fn=_child_setup,
+            preexec_fn=child_setup,
             timeout=120,
             **as_owner,
         )
@@ -206,7 +206,7 @@ def start_postgres() -> EmbeddedPostgres:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_child_setup,  # noqa: PLW1509 - reset inherited ignored signals
+            preexec_fn=child_setup,  # noqa: PLW1509 - reset inherited ignored signals
             start_new_session=True,
             **as_owner,
         )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -31,8 +30,9 @@ from typing import TYPE_CHECKING
 
 from shoplake.bench.http_load import LoadResult, Target, closed_loop, open_loop
 from shoplake.bench.ingest import _progress
+from shoplake.bench.stream import free_port
 from shoplake.bench.workspace import valkey_workspace, write_report
-from shoplake.services import stop_child
+from shoplake.services import child_setup, stop_child
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
@@ -100,7 +100,7 @@ def _prepare(shop: Platform, bench: ApiBench) -> str:
 
 
 def _measure(settings: Settings, server: str, valkey_url: str, key: str, bench: ApiBench) -> None:
-    port = _free_port()
+    port = free_port()
     process = _start(server, port, valkey_url, settings)
     rng = random.Random(7)
     known = _customers(settings)
@@ -142,11 +142,7 @@ def _start(server: str, port: int, valkey_url: str, settings: Settings) -> subpr
     command = [sys.executable, "-m", "shoplake.bench.api_server", server, "--port", str(port)]
     command += ["--valkey", valkey_url]
 
-    def default_signals() -> None:  # children of background shells inherit ignored signals
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    process = subprocess.Popen(command, env=env, preexec_fn=default_signals)  # noqa: PLW1509
+    process = subprocess.Popen(command, env=env, preexec_fn=child_setup)  # noqa: PLW1509
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -158,12 +154,6 @@ def _start(server: str, port: int, valkey_url: str, settings: Settings) -> subpr
             time.sleep(0.1)
     stop_child(process)
     raise RuntimeError(f"{server} server did not listen on port {port} within 60 s")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def render_report(bench: ApiBench, report: Path) -> str:

@@ -792,11 +792,11 @@ def commit_history(
 
 def _server_settings(settings: Settings, work: Path) -> Settings:
     """Settings whose local valkey lives under ``work``, on a free port."""
-    services = settings.services.model_copy(update={"valkey_port": _free_port()})
+    services = settings.services.model_copy(update={"valkey_port": free_port()})
     return settings.model_copy(update={"data_dir": work, "services": services})
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -841,7 +841,7 @@ def _children_settings(settings: Settings) -> Any:
 
 def _start_processor(lake: Platform, log_path: Path) -> subprocess.Popen[bytes]:
     """``shoplake stream process`` (runs until killed) on the lakehouse, stderr to a log."""
-    from shoplake.services import _child_setup
+    from shoplake.services import child_setup
 
     command = [sys.executable, "-m", "shoplake.cli", "--data-dir", str(lake.settings.data_dir)]
     with open(log_path, "ab") as log:
@@ -851,7 +851,7 @@ def _start_processor(lake: Platform, log_path: Path) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
-            preexec_fn=_child_setup,  # noqa: PLW1509 - only resets signal state
+            preexec_fn=child_setup,  # noqa: PLW1509 - only resets signal state
         )
 
 

@@ -21,6 +21,7 @@ from shoplake.ingest.bronze import BATCH_ID, OP
 from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_column
 from shoplake.ingest.extract import CursorRange, Extractor
 from shoplake.lake.expressions import equals, one_of
+from shoplake.lake.sqlnames import quote_identifier as quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,10 +63,6 @@ class ChangeSet:
     inserts: int | None = None
     updates: int | None = None
     deletes: int | None = None
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def row_hash_sql(columns: list[SourceColumn], alias: str = "") -> str:

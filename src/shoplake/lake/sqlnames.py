@@ -1,9 +1,15 @@
-"""Which lakehouse tables a SQL statement names, found by parsing (nothing is bound or run)."""
+"""SQL names: quoting identifiers, and which lakehouse tables a statement names (found by
+parsing; nothing is bound or run)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+
+def quote_identifier(name: str) -> str:
+    """A double-quoted SQL identifier (embedded quotes doubled): DuckDB, SQLite, PostgreSQL."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def parse_select(sql: str) -> Any:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shoplake.ml.features import unit_rows
+
 if TYPE_CHECKING:
     from shoplake.ml.serving import ServingModel
 
@@ -38,11 +40,6 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
 @dataclass
 class LiveRecommender:
     """Scores every product for one session against a loaded model version."""
@@ -50,8 +47,8 @@ class LiveRecommender:
     model: ServingModel
 
     def __post_init__(self) -> None:
-        self._als = _unit_rows(np.asarray(self.model.item_factors, dtype=np.float64))
-        self._content = _unit_rows(np.asarray(self.model.item_vectors, dtype=np.float64))
+        self._als = unit_rows(np.asarray(self.model.item_factors, dtype=np.float64))
+        self._content = unit_rows(np.asarray(self.model.item_vectors, dtype=np.float64))
         self._codes = np.asarray(self.model.data.products)
 
     def recommend(

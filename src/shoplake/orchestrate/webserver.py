@@ -27,7 +27,7 @@ def ui_command(port: int) -> list[str]:
 def start_ui(settings: Settings, port: int, environment: str) -> subprocess.Popen[bytes]:
     """Start the webserver as a child with default signal handlers; the caller stops it by PID."""
     from shoplake.config import child_environment
-    from shoplake.services import _child_setup
+    from shoplake.services import child_setup
 
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -38,7 +38,7 @@ def start_ui(settings: Settings, port: int, environment: str) -> subprocess.Pope
     return subprocess.Popen(
         ui_command(port),
         env=env,
-        preexec_fn=_child_setup,  # noqa: PLW1509 - only resets signal state
+        preexec_fn=child_setup,  # noqa: PLW1509 - only resets signal state
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from shoplake.transform.project import Model
 
+from shoplake.lake.sqlnames import quote_identifier as q
 from shoplake.transform.engines.duckdb import first_row
 
 Status = Literal["pass", "fail", "error"]
@@ -46,10 +47,6 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def literal(value: Any) -> str:

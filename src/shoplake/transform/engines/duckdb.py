@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from shoplake.lake.sqlnames import quote_identifier as quoted
+
 if TYPE_CHECKING:
     import duckdb
     from pyiceberg.expressions import BooleanExpression
@@ -129,10 +131,6 @@ _WIDER = {
     "HUGEINT": "BIGINT",
     "UHUGEINT": "BIGINT",
 }
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def run_relation(name: str) -> str:
