@@ -55,9 +55,9 @@ def run_worker(
         live = live_recommendations(settings, catalog, store)
 
         def on_events(events: list[Any]) -> None:
-            store.apply(events)  # session state first: live scoring reads it
+            states = store.apply(events)  # session state first: live scoring reads it
             if live is not None:
-                live.apply(events)
+                live.apply(states)
 
         shards = owned_shards(event_log.shards, worker, workers)
         processor = StreamWorker(
@@ -107,6 +107,7 @@ def run_workers(
 ) -> ProcessStats:
     """Start ``workers`` processes, each owning every ``workers``-th shard, and wait for all."""
     from shoplake.config import child_environment
+    from shoplake.services import child_setup
 
     command = [sys.executable, "-m", "shoplake.cli", "stream", "process"]
     command += ["--output", "json", "--workers", "1"]
@@ -115,17 +116,13 @@ def run_workers(
     if max_events is not None:
         command += ["--max-events", str(max_events)]
 
-    def default_signals() -> None:  # children of background shells inherit ignored signals
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
     children = [
         subprocess.Popen(
             [*command, "--worker", f"{i}/{workers}"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=child_environment(settings),  # what the CLI or caller set, too
-            preexec_fn=default_signals,  # noqa: PLW1509 - no threads are running here
+            preexec_fn=child_setup,  # noqa: PLW1509 - no threads are running here
         )
         for i in range(workers)
     ]

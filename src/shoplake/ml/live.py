@@ -1,9 +1,10 @@
 """Live recommendations inside the stream processor.
 
 After each read batch has updated the session state, every session the batch touched gets its
-recommendations recomputed (:mod:`.realtime`) and stored in the online store as JSON under
-``recs:session:<session_id>`` (same TTL as the session). The documents are also kept for
-analysis in ``gold.realtime_recommendations``, appended in chunks and at the end of a run.
+recommendations recomputed from the state just written (:mod:`.realtime`) and stored in the
+online store as JSON under ``recs:session:<session_id>`` (same TTL as the session). The
+documents are also kept for analysis in ``gold.realtime_recommendations``, appended in chunks
+and at the end of a run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
     from shoplake.config import Settings
     from shoplake.ml.serving import Recommendations, ServingModel
-    from shoplake.streams.events import Event
     from shoplake.streams.online import SessionStore
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,11 @@ class LiveRecommendations:
         self._rows: list[dict[str, Any]] = []
         self.sessions_scored = 0
 
-    def apply(self, events: list[Event]) -> None:
-        """Score every session in ``events`` from its current state and store the result."""
-        sessions = list(dict.fromkeys(event.session_id for event in events))
-        states = self.store.get_many(sessions)
+    def apply(self, states: dict[str, dict[str, Any]]) -> None:
+        """Score every session from its new state (as :meth:`SessionStore.apply` returns it)
+        and store the result."""
         documents = []
-        for session_id, state in zip(sessions, states, strict=True):
+        for session_id, state in states.items():
             document = self.recommender.recommend(session_id, state) if state else None
             if document is not None:
                 documents.append(document)

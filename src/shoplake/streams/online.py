@@ -94,8 +94,9 @@ class SessionStore:
         self.client = redis_client(url)
         self.ttl = ttl_seconds
 
-    def apply(self, events: list[Event]) -> None:
-        """Update the state of every session these events belong to."""
+    def apply(self, events: list[Event]) -> dict[str, dict[str, Any]]:
+        """Update the state of every session these events belong to; returns the sessions'
+        new states, decoded as :meth:`get` returns them, in order of first appearance."""
         by_session: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             by_session[event.session_id].append(event)
@@ -105,22 +106,19 @@ class SessionStore:
             read.hgetall(KEY_PREFIX + session)
         states = read.execute()
         write = self.client.pipeline(transaction=False)
+        merged: dict[str, dict[str, Any]] = {}
         for session, state in zip(sessions, states, strict=True):
             key = KEY_PREFIX + session
-            write.hset(key, mapping=merge_session(state or {}, by_session[session]))
+            fields = merge_session(state or {}, by_session[session])
+            write.hset(key, mapping=fields)
             write.expire(key, self.ttl)
+            merged[session] = _decoded(fields) or {}
         write.execute()
+        return merged
 
     def get(self, session_id: str) -> dict[str, Any] | None:
         """A session's state, decoded, or None when it has expired or never existed."""
-        return self.get_many([session_id])[0]
-
-    def get_many(self, session_ids: list[str]) -> list[dict[str, Any] | None]:
-        """The decoded states of several sessions, in one round trip."""
-        read = self.client.pipeline(transaction=False)
-        for session_id in session_ids:
-            read.hgetall(KEY_PREFIX + session_id)
-        return [_decoded(state) for state in read.execute()]
+        return _decoded(self.client.hgetall(KEY_PREFIX + session_id))
 
 
 def _decoded(state: dict[str, str] | None) -> dict[str, Any] | None:
