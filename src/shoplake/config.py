@@ -158,6 +158,76 @@ class OrchestrateSettings(BaseModel):
     ui_port: int = Field(default=3070, gt=0, lt=65536, description="`shoplake ui`, 127.0.0.1")
 
 
+class SupplierFaultSettings(BaseModel):
+    """Faults the local supplier API injects into its data endpoints (for drills and tests)."""
+
+    latency_ms: float = Field(default=0.0, ge=0, description="added to every data request")
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="share answered with a 5xx")
+    drop_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share whose connection drops mid-response"
+    )
+    malformed_rate: float = Field(
+        default=0.0, ge=0, le=1, description="share of pages whose body is not valid JSON"
+    )
+    seed: int = Field(default=0, description="same seed, same faults on the same requests")
+
+
+class SupplierClientSettings(BaseModel):
+    """One OAuth2 client the local supplier API accepts."""
+
+    secret: str
+    scopes: list[str] = Field(default_factory=lambda: ["catalog:read", "reviews:read"])
+
+
+class SupplierSettings(BaseModel):
+    """The supplier's REST API: `shoplake sources api` serves one, `shoplake ingest api` reads it."""
+
+    url: str | None = Field(
+        default=None, description="base URL; default: the local API on http://127.0.0.1:<port>"
+    )
+    port: int = Field(default=8070, gt=0, lt=65536, description="the local API, 127.0.0.1")
+    client_id: str = Field(default="shoplake", description="OAuth2 client-credentials id")
+    client_secret: str = Field(default="local-supplier-secret", description="OAuth2 secret")
+    token: str | None = Field(
+        default=None, description="a static bearer token to use instead of client credentials"
+    )
+    page_size: int = Field(default=200, gt=0, le=1000, description="records per page")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="per HTTP request")
+    max_attempts: int = Field(default=8, ge=1, description="tries per request before giving up")
+    backoff_seconds: float = Field(
+        default=0.2, ge=0, description="first retry pause; doubles per try, with full jitter"
+    )
+    max_backoff_seconds: float = Field(default=20.0, ge=0, description="longest retry pause")
+    # The local API's own behaviour (server side).
+    token_ttl_seconds: float = Field(default=3600.0, gt=0, description="access token lifetime")
+    rate_limit_per_second: float = Field(
+        default=50.0, gt=0, description="sustained requests per client"
+    )
+    rate_limit_burst: int = Field(default=100, gt=0, description="requests a client may burst")
+    clients: dict[str, SupplierClientSettings] = Field(
+        default_factory=dict,
+        description="extra clients the local API accepts, besides client_id/client_secret",
+    )
+    faults: SupplierFaultSettings = Field(default_factory=SupplierFaultSettings)
+
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return (self.url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+
+class DoctorSettings(BaseModel):
+    """`shoplake doctor`: connectivity diagnosis of every configured endpoint."""
+
+    timeout_seconds: float = Field(default=3.0, gt=0, description="per probe")
+    slow_ms: float = Field(
+        default=500.0, gt=0, description="median round trip above this is reported as slow"
+    )
+    latency_samples: int = Field(default=3, ge=1, description="round trips timed per endpoint")
+    api_key: str | None = Field(
+        default=None, description="a shoplake API key to probe the API's auth with"
+    )
+
+
 class Settings(BaseSettings):
     """The effective configuration of one shoplake platform."""
 
@@ -179,6 +249,8 @@ class Settings(BaseSettings):
     vectors: VectorSettings = Field(default_factory=VectorSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     orchestrate: OrchestrateSettings = Field(default_factory=OrchestrateSettings)
+    supplier: SupplierSettings = Field(default_factory=SupplierSettings)
+    doctor: DoctorSettings = Field(default_factory=DoctorSettings)
 
     @field_validator("data_dir")
     @classmethod
