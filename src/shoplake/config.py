@@ -180,7 +180,7 @@ class SupplierClientSettings(BaseModel):
 
 
 class SupplierSettings(BaseModel):
-    """The supplier's REST API: `shoplake sources api` serves one, `shoplake ingest api` reads it."""
+    """The supplier REST API: `shoplake sources api` serves one, `ingest api` reads it."""
 
     url: str | None = Field(
         default=None, description="base URL; default: the local API on http://127.0.0.1:<port>"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from shoplake.generate.simulate import SimulateResult
     from shoplake.generate.synthetic import GenerateResult
+    from shoplake.ingest.api.load import ApiIngestReport
     from shoplake.ingest.runner import IngestReport, ProgressHook
     from shoplake.ingest.stream_processor import ProcessStats
     from shoplake.ingest.stream_status import StreamStatus
@@ -101,6 +102,20 @@ class Platform:
 
         return ingest(
             self.settings, self.catalog, tables, full_refresh=full_refresh, progress=progress
+        )
+
+    def ingest_api(
+        self,
+        resources: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        progress: ProgressHook | None = None,
+    ) -> ApiIngestReport:
+        """Land the supplier API's new and changed records in bronze, incrementally."""
+        from shoplake.ingest.api.load import ingest_api
+
+        return ingest_api(
+            self.settings, self.catalog, resources, full_refresh=full_refresh, progress=progress
         )
 
     # Stage 3: store --------------------------------------------------------------------------

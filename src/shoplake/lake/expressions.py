@@ -21,3 +21,10 @@ def one_of(column: str, values: Iterable[Any]) -> BooleanExpression:
     from pyiceberg.expressions import In
 
     return In(column, tuple(values))  # type: ignore[call-arg, arg-type]
+
+
+def at_least(column: str, value: Any) -> BooleanExpression:
+    """Rows whose ``column`` is greater than or equal to ``value``."""
+    from pyiceberg.expressions import GreaterThanOrEqual
+
+    return GreaterThanOrEqual(column, value)  # type: ignore[call-arg, arg-type]

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 #: Columns that may quote any other column's value: raw payloads and contract failure samples.
 ALWAYS_PII: Mapping[str, frozenset[str]] = {
     "bronze.dead_letters": frozenset({"payload"}),
+    "bronze.supplier_dead_letters": frozenset({"payload"}),
     "audit.contract_results": frozenset({"sample", "message"}),
 }
 MASK_PREFIX = "masked:"
