@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, print_table, say
+from shoplake.cli.output import emit_json, err, print_table, say
 
-sources_app = typer.Typer(help="Load real data into the source database.", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="Load real data into the source database; serve a supplier REST API.",
+    no_args_is_help=True,
+)
 
 SourceOption = Annotated[
     str | None,
@@ -79,8 +82,87 @@ def load_classicmodels(
     print_table([{"table": t, "rows": n} for t, n in counts.items()], ["table", "rows"])
 
 
+def api(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port [default supplier.port: 8070].", show_default=False
+        ),
+    ] = None,
+    reseed: Annotated[
+        bool, typer.Option("--reseed", help="Rebuild the store from the source first.")
+    ] = False,
+    latency_ms: Annotated[
+        float | None,
+        typer.Option(min=0, help="Milliseconds added to every data request.", show_default=False),
+    ] = None,
+    error_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0, max=1, help="Share of data requests answered 500/502/503.", show_default=False
+        ),
+    ] = None,
+    drop_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0, max=1, help="Share whose connection drops mid-body.", show_default=False
+        ),
+    ] = None,
+    malformed_rate: Annotated[
+        float | None,
+        typer.Option(min=0, max=1, help="Share of pages cut short (not JSON).", show_default=False),
+    ] = None,
+    token_ttl: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Access token lifetime, seconds.", show_default=False),
+    ] = None,
+) -> None:
+    """Serve a supplier's REST API (catalog and reviews) on 127.0.0.1 until interrupted.
+
+    OAuth2 client credentials at POST /oauth/token (client supplier.client_id with
+    supplier.client_secret; more in supplier.clients), then GET /v1/products and /v1/reviews with
+    `limit`, `cursor` and `updated_since`, paginated by keyset on (updated_at, id). Per-client rate
+    limit (429 + Retry-After). The store, <data-dir>/supplier/supplier.db, is seeded from the
+    source's products on first start. Fault options (default supplier.faults.*) inject latency,
+    5xx answers, dropped connections and truncated pages, deterministically from
+    supplier.faults.seed.
+    """
+    from shoplake.supplier.app import run
+
+    overrides = {
+        "supplier.port": port,
+        "supplier.token_ttl_seconds": token_ttl,
+        "supplier.faults.latency_ms": latency_ms,
+        "supplier.faults.error_rate": error_rate,
+        "supplier.faults.drop_rate": drop_rate,
+        "supplier.faults.malformed_rate": malformed_rate,
+    }
+    settings = platform(ctx, **overrides).settings
+    run(settings, reseed=reseed, announce=lambda line: err.print(line, soft_wrap=True))
+
+
+def api_changes(
+    ctx: typer.Context,
+    changes: Annotated[int, typer.Option(min=0, help="Changes to apply.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of this round of changes.")] = 7,
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
+    """Change the supplier API's store (also while it runs): prices, stock, discontinued
+    products, new reviews, edited ratings. Each changed record gets updated_at = now."""
+    from shoplake.supplier.app import ensure_store
+
+    counts = ensure_store(platform(ctx).settings).apply_changes(changes, seed)
+    if output == "json":
+        emit_json(counts)
+        return
+    print_table([{"change": k, "records": v} for k, v in counts.items()], ["change", "records"])
+
+
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="1 · generate")(generate)
     app.command(rich_help_panel="1 · generate")(simulate)
     sources_app.command("load-classicmodels")(load_classicmodels)
+    sources_app.command("api")(api)
+    sources_app.command("api-changes")(api_changes)
     app.add_typer(sources_app, name="sources", rich_help_panel="1 · generate")

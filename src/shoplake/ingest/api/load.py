@@ -260,7 +260,7 @@ class _ResourceLoader:
 
         key = self.resource.key
         ids = self.table.scan(selected_fields=(key,)).to_arrow().column(key).to_pylist()
-        row_filter = AlwaysTrue() if since is None else at_least("updated_at", _iso(since))
+        row_filter = AlwaysTrue() if since is None else at_least("updated_at", since.isoformat())
         recent = self.table.scan(row_filter=row_filter, selected_fields=(key, "updated_at"))
         versions = recent.to_arrow().to_pylist()
         return set(ids), {(v[key], v["updated_at"]) for v in versions}
