@@ -43,6 +43,10 @@ class Platform:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings or load_settings(**overrides)
 
+    def with_settings(self, settings: Settings) -> Platform:
+        """Another platform over the same installation with changed settings."""
+        return Platform(settings=settings)
+
     @cached_property
     def catalog(self) -> Catalog:
         from shoplake.lake.catalog import open_catalog

@@ -94,6 +94,15 @@ def _log_path(settings: Any) -> Path:
 # Processes --------------------------------------------------------------------------------------
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def child_setup() -> None:
     """In the forked child: default signal handling and nothing blocked."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP, signal.SIGPIPE):

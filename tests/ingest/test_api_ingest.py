@@ -15,8 +15,8 @@ import pytest
 from shoplake.config import load_settings
 from shoplake.ingest.api.records import PRODUCTS, REVIEWS, parse_timestamp
 from shoplake.platform import Platform
+from shoplake.services import free_port
 from shoplake.supplier.store import SupplierStore, store_path
-from tests.support.streams import free_port
 from tests.support.supplier import running_supplier_api
 
 #: Client settings that retry fast: the faults below must never exhaust the attempts.

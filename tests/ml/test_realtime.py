@@ -14,10 +14,11 @@ import pytest
 from shoplake.ml.realtime import RECS_PREFIX, LiveRecommender
 from shoplake.ml.serving import ServingModel, load_promoted
 from shoplake.platform import Platform
+from shoplake.services import free_port
 from shoplake.streams.events import encode, page_view
 from shoplake.streams.online import redis_client
 from tests.ml.conftest import build_generated, rows
-from tests.support.streams import free_port, local_valkey
+from tests.support.streams import local_valkey
 
 TOP = 10
 DOMINATED = 7  # of the top 10 from the line the session browsed

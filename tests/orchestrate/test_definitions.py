@@ -34,10 +34,11 @@ def test_every_table_is_an_asset(defs: Definitions, platform: Platform) -> None:
     keys = set(graph.get_all_asset_keys())
     project = platform.project()
     expected = {key_of(f"bronze.{t}") for t in SOURCE_TABLES} | {key_of("bronze.events")}
+    expected |= {key_of("bronze.supplier_products"), key_of("bronze.supplier_reviews")}
     expected |= {key_of(t) for t in project.models}
     expected |= {MODEL_KEY, *(key_of(t) for t in TRAIN_OUTPUTS)}
     assert keys == expected
-    assert len(keys) == 9 + 1 + 19 + 4
+    assert len(keys) == 9 + 1 + 2 + 22 + 4
     groups = {k: graph.get(k).group_name for k in keys}
     assert {k for k, g in groups.items() if g == "ingest"} == {
         k for k in keys if k.path[0] == "bronze"
@@ -45,6 +46,7 @@ def test_every_table_is_an_asset(defs: Definitions, platform: Platform) -> None:
     assert {k for k, g in groups.items() if g == "transform"} == {key_of(t) for t in project.models}
     assert groups[MODEL_KEY] == groups[key_of("gold.recommendations")] == "ml"
     assert not graph.get(key_of("bronze.events")).is_materializable  # landed by the stream
+    assert not graph.get(key_of("bronze.supplier_products")).is_materializable  # by `ingest api`
 
 
 def test_dependencies_equal_the_model_graph(defs: Definitions, platform: Platform) -> None:
@@ -66,7 +68,7 @@ def test_one_check_per_contract(defs: Definitions, platform: Platform) -> None:
     contracts = {
         key_of(t) for t, m in platform.project().models.items() if list(compile_checks(m, "r"))
     }
-    assert len(contracts) == 19
+    assert len(contracts) == 22
     checks = graph.asset_check_keys
     assert {c.asset_key for c in checks} == contracts
     assert len(checks) == len(contracts)

@@ -17,7 +17,8 @@ from shoplake.config import Settings
 from shoplake.platform import Platform
 from shoplake.serve.app import create_app
 from shoplake.serve.auth import ROLES, create_key
-from tests.support.streams import free_port, local_valkey
+from shoplake.services import free_port
+from tests.support.streams import local_valkey
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 import shoplake.cli.main  # noqa: F401  (registers the command modules, serve among them)
 from shoplake.cli.serve import _loopback
 from shoplake.platform import Platform
-from tests.support.streams import free_port
+from shoplake.services import free_port
 
 
 def test_the_cli_does_not_import_fastapi() -> None:

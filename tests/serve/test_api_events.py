@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from shoplake.platform import Platform
 from shoplake.serve.app import create_app
 from shoplake.serve.auth import create_key
+from shoplake.services import free_port
 from shoplake.streams.events import page_view
 from tests.serve.conftest import auth, rows
-from tests.support.streams import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from shoplake.platform import Platform
 from shoplake.serve.app import create_app
 from shoplake.serve.auth import create_key
-from tests.support.streams import free_port, local_valkey
+from shoplake.services import free_port
+from tests.support.streams import local_valkey
 
 ENDPOINTS = (
     "/analytics/kpis",

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from shoplake.platform import Platform
+from shoplake.services import free_port
 from shoplake.streams.events import Event
 from shoplake.streams.online import RECENT_PRODUCTS, SessionStore
 from tests.support.streams import (
@@ -44,7 +45,6 @@ from tests.support.streams import (
     copy_valkey_log,
     dead_letters,
     expected_sessions,
-    free_port,
     generate_source,
     in_delivery_order,
     kill_processor_repeatedly,

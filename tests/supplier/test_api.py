@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from shoplake.config import Settings, load_settings
+from shoplake.services import free_port
 from shoplake.supplier.records import parse_iso
 from shoplake.supplier.store import SupplierStore, store_path
-from tests.support.streams import free_port, generate_source
+from tests.support.streams import generate_source
 from tests.support.supplier import (
     copy_source,
     fetch_all,

@@ -11,8 +11,9 @@ import httpx
 
 from shoplake import services
 from shoplake.config import child_environment, load_settings
+from shoplake.services import free_port
 from shoplake.supplier.store import SupplierStore, store_path
-from tests.support.streams import cli_command, free_port, generate_source, run_cli
+from tests.support.streams import cli_command, generate_source, run_cli
 from tests.support.supplier import fetch_token
 
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from shoplake.config import Settings, SupplierFaultSettings, load_settings
+from shoplake.services import free_port
 from shoplake.supplier.faults import decide
-from tests.support.streams import free_port, generate_source
+from tests.support.streams import generate_source
 from tests.support.supplier import copy_source, fetch_token, running_supplier_api
 
 FAULTS = {"error_rate": 0.2, "drop_rate": 0.2, "malformed_rate": 0.2, "seed": 3}

@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING
 
 from shoplake.bench.http_load import LoadResult, Target, closed_loop, open_loop
 from shoplake.bench.ingest import _progress
-from shoplake.bench.stream import free_port
 from shoplake.bench.workspace import valkey_workspace, write_report
-from shoplake.services import child_setup, stop_child
+from shoplake.services import child_setup, free_port, stop_child
 
 if TYPE_CHECKING:
     from shoplake.config import Settings

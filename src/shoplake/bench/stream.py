@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import pstats
-import socket
 import subprocess
 import sys
 import threading
@@ -43,7 +42,7 @@ from shoplake.bench.ingest import _clean, _platform, _progress, _timed_ingest_al
 from shoplake.bench.transform import Profile, _load_average, local_path, snapshot_rows
 from shoplake.errors import ShoplakeError
 from shoplake.ingest.stream_processor import ProcessStats
-from shoplake.services import stop_child
+from shoplake.services import free_port, stop_child
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -794,12 +793,6 @@ def _server_settings(settings: Settings, work: Path) -> Settings:
     """Settings whose local valkey lives under ``work``, on a free port."""
     services = settings.services.model_copy(update={"valkey_port": free_port()})
     return settings.model_copy(update={"data_dir": work, "services": services})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _flush(url: str) -> None:

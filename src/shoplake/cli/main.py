@@ -79,6 +79,7 @@ def _register() -> None:
         demo,
         lake,
         ml,
+        ops,
         orchestrate,
         pipeline,
         serve,
@@ -99,6 +100,7 @@ def _register() -> None:
         config_cmd,
         demo,
         bench,
+        ops,
     ):
         module.register(app)
 

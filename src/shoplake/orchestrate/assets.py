@@ -203,9 +203,11 @@ def training_assets(retry: RetryPolicy) -> AssetsDefinition:
 
 
 def build_assets(project: "Project", retry: RetryPolicy) -> list[AssetsDefinition | AssetSpec]:
-    """Every asset of the graph, bronze first; ``bronze/events`` is landed by the stream
-    processor (`shoplake stream process`), so Dagster observes it rather than builds it."""
+    """Every asset of the graph, bronze first. ``bronze/events`` is landed by the stream
+    processor (`shoplake stream process`) and the supplier tables by `shoplake ingest api`
+    (an outside API that may not be there), so Dagster observes them rather than builds them."""
     from shoplake.generate.schema import SOURCE_TABLES
+    from shoplake.ingest.api.records import RESOURCES
 
     events = AssetSpec(
         key_of(EVENTS_TABLE),
@@ -214,6 +216,15 @@ def build_assets(project: "Project", retry: RetryPolicy) -> list[AssetsDefinitio
         description="Clickstream events, landed exactly once by `shoplake stream process`.",
     )
     built: list[AssetsDefinition | AssetSpec] = [events]
+    built += [
+        AssetSpec(
+            key_of(f"bronze.{resource.table}"),
+            group_name=INGEST,
+            kinds={"iceberg"},
+            description=f"The supplier API's {resource.name}, landed by `shoplake ingest api`.",
+        )
+        for resource in RESOURCES.values()
+    ]
     built += [bronze_asset(table, retry) for table in SOURCE_TABLES]
     built += [model_asset(project.models[t], retry) for t in project.order]
     built.append(training_assets(retry))

@@ -239,9 +239,20 @@ class Runner:
         return self._con
 
     def _missing_sources(self, model: Model) -> list[str]:
-        """Bronze tables the model reads that do not exist (e.g. no events streamed yet)."""
-        bronze = sorted(u for u in model.upstream if u.startswith("bronze."))
-        return [name for name in bronze if self._table(name) is None]
+        """Bronze tables the model reads, directly or through other models, that do not exist
+        (e.g. no events streamed yet, or no supplier API ingested)."""
+        bronze: set[str] = set()
+        pending, seen = list(model.upstream), set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name.startswith("bronze."):
+                bronze.add(name)
+            elif name in self.project.models:
+                pending.extend(self.project.models[name].upstream)
+        return [name for name in sorted(bronze) if self._table(name) is None]
 
     def check(self, selectors: list[str] | None = None) -> list[CheckResult]:
         """Run the contracts of published tables (unpublished models are reported as errors)."""

@@ -1,0 +1,1 @@
+"""Operations: ``doctor`` diagnoses the connectivity of every endpoint the settings configure."""
