@@ -132,6 +132,7 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
         "2 · ingest",
         "1 again · simulate",
         "2 again · incremental ingest",
+        "2 · API · a supplier's REST API",
         "3 · store",
         "5 · recommend",
         "query · ask the lakehouse",
@@ -142,8 +143,15 @@ def test_demo_walks_the_lifecycle(tmp_path: Path) -> None:
         assert heading in text
     assert "no new snapshot — ingestion is idempotent" in text
     # Stage 4 runs through Dagster, recorded under the data dir like `shoplake run`.
-    assert "silver: 10 of 10 models" in text and "10 contracts passed" in text
-    assert "gold: 9 of 9 models" in text
+    assert "silver: 12 of 12 models" in text and "12 contracts passed" in text
+    assert "gold: 10 of 10 models" in text
+    supplier = re.search(
+        r"read 110 products and (\d+) reviews in (\d+) requests, surviving (\d+)", text
+    )
+    assert supplier is not None and int(supplier.group(3)) > 0, text  # faults were injected
+    dead = re.search(r"(\d+) invalid records went to bronze.supplier_dead_letters", text)
+    assert dead is not None and int(dead.group(1)) > 0
+    assert re.search(r"changed 30 records; .* landed ([1-9]\d*) new versions", text)
     assert (data_dir / "dagster" / "history").is_dir()
     assert re.search(r"NDCG@10 ALS 0\.\d{3} vs popularity 0\.\d{3}", text)
     assert "published gold.user_embeddings (" in text
