@@ -209,6 +209,9 @@ class SupplierSettings(BaseModel):
         default=None, description="a static bearer token to use instead of client credentials"
     )
     page_size: int = Field(default=200, gt=0, le=1000, description="records per page")
+    checkpoint_pages: int = Field(
+        default=50, gt=0, description="commit rows and watermark after this many pages"
+    )
     timeout_seconds: float = Field(default=10.0, gt=0, description="per HTTP request")
     max_attempts: int = Field(default=8, ge=1, description="tries per request before giving up")
     backoff_seconds: float = Field(

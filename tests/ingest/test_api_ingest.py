@@ -4,7 +4,11 @@ from the real ClassicModels products, with faults injected by the server itself.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import subprocess
+import sys
+import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from shoplake.config import load_settings
+from shoplake import services
+from shoplake.config import child_environment, load_settings
 from shoplake.ingest.api.records import PRODUCTS, REVIEWS, parse_timestamp
 from shoplake.platform import Platform
 from shoplake.services import free_port
@@ -264,3 +269,65 @@ def test_watermark_parsing_keeps_utc() -> None:
     assert parse_timestamp("2026-05-01T12:00:00.123456Z") == dt.datetime(
         2026, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC
     )
+
+
+def test_a_second_concurrent_run_is_refused_in_one_line(tmp_path: Path) -> None:
+    from shoplake.errors import IngestError
+    from shoplake.ingest.api.load import LOCK_NAME
+    from shoplake.ingest.locks import table_lock
+
+    shop = Platform(data_dir=tmp_path)
+    with table_lock(shop.settings.locks_dir, LOCK_NAME), pytest.raises(IngestError) as error:
+        shop.ingest_api()
+    assert str(error.value).startswith("bronze.supplier_api: another ingest holds ")
+    assert str(error.value).endswith(f"(pid {os.getpid()})")
+
+
+def test_a_run_killed_mid_way_resumes_and_lands_each_record_once(
+    classicmodels_source: Path, tmp_path: Path
+) -> None:
+    shop = _shop(
+        classicmodels_source,
+        tmp_path / "shop",
+        **{
+            "supplier.page_size": 2,
+            "supplier.checkpoint_pages": 3,
+            "supplier.faults": {"latency_ms": 25.0},
+        },
+    )
+    with running_supplier_api(shop.settings):
+        command = [sys.executable, "-m", "shoplake.cli", "--data-dir", str(shop.settings.data_dir)]
+        child = subprocess.Popen(
+            [*command, "ingest", "api", "--no-progress"],
+            env=child_environment(shop.settings),
+            preexec_fn=services.child_setup,  # noqa: PLW1509 - default signal handling
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while _committed_reviews(shop) == 0 and child.poll() is None:
+                assert time.monotonic() < deadline, "the child never committed a checkpoint"
+                time.sleep(0.05)
+            assert child.poll() is None, "the child finished before it could be killed"
+            child.kill()  # SIGKILL, between or during checkpoints
+        finally:
+            child.wait()
+        partial = _committed_reviews(shop)
+        expected, dead = _expected(shop)
+        assert 0 < partial < len(expected["reviews"])
+        resumed = shop.ingest_api()
+        assert resumed.ok, [r.error for r in resumed.results]
+    landed = _landed(shop)
+    for resource in ("products", "reviews"):
+        assert sorted(landed[resource]) == sorted(expected[resource])
+    assert sorted(_dead(shop)) == sorted(dead)
+
+
+def _committed_reviews(shop: Platform) -> int:
+    """Rows of bronze.supplier_reviews as committed right now (0 before it exists)."""
+    name = f"bronze.{REVIEWS.table}"
+    if not shop.catalog.table_exists(name):
+        return 0
+    snapshot = shop.catalog.load_table(name).current_snapshot()
+    return int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0

@@ -5,9 +5,9 @@ Each resource is read with ``updated_since`` = the watermark committed with its 
 at the watermark itself are fetched again and dropped when bronze already holds that version:
 a record is landed once per version however often a run is repeated or resumed. Rows and the
 new watermark are one Iceberg commit (the watermark is in the table's state property and the
-snapshot summary); a long run commits every ``CHECKPOINT_PAGES`` pages, so a crash loses at
-most that much work. Invalid records go to ``bronze.supplier_dead_letters`` with the reason,
-once each (keyed by a hash of the raw record).
+snapshot summary); a long run commits every ``supplier.checkpoint_pages`` pages, so a crash
+loses at most that much work. Invalid records go to ``bronze.supplier_dead_letters`` with
+the reason, once each (keyed by a hash of the raw record).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from shoplake.ingest.api.records import (
     validate,
 )
 from shoplake.ingest.bronze import BATCH_ID, INGESTED_AT, META_FIELDS, OP
+from shoplake.ingest.locks import table_lock
 from shoplake.lake.expressions import at_least, equals
 from shoplake.lake.state import STATE_PROPERTY, IngestState, read_state
 
@@ -55,7 +56,8 @@ DEAD_LETTER_SCHEMA = pa.schema(
         pa.field(BATCH_ID, pa.int64()),
     ]
 )
-CHECKPOINT_PAGES = 50
+#: One `ingest api` at a time per data dir: two would race on the same watermark.
+LOCK_NAME = "bronze.supplier_api"
 ProgressHook = Callable[[str, int], Callable[[int], None]]
 Status = Literal["loaded", "unchanged", "failed", "skipped"]
 
@@ -109,6 +111,23 @@ def ingest_api(
     names = _resource_names(resources)
     run = _Run(uuid.uuid4().hex[:12], dt.datetime.now(dt.UTC))
     report = ApiIngestReport(run.run_id, settings.supplier.base_url())
+    with table_lock(settings.locks_dir, LOCK_NAME):
+        _ingest_resources(
+            settings, catalog, names, run, report, full_refresh=full_refresh, progress=progress
+        )
+    return report
+
+
+def _ingest_resources(
+    settings: Settings,
+    catalog: Catalog,
+    names: list[str],
+    run: _Run,
+    report: ApiIngestReport,
+    *,
+    full_refresh: bool,
+    progress: ProgressHook | None,
+) -> None:
     dead = _DeadLetters(catalog)
     with SupplierClient(settings.supplier) as client:
         failed: str | None = None
@@ -130,7 +149,6 @@ def ingest_api(
         stats = client.stats
     report.requests, report.token_fetches = stats.requests, stats.token_fetches
     report.retries, report.waited_seconds = dict(stats.retries), stats.waited_seconds
-    return report
 
 
 def _resource_names(resources: list[str] | None) -> list[str]:
@@ -238,7 +256,7 @@ class _ResourceLoader:
             if advance:
                 advance(len(page.records))
             pages_since_commit += 1
-            if pages_since_commit >= CHECKPOINT_PAGES:
+            if pages_since_commit >= client.settings.checkpoint_pages:
                 self._commit()
                 pages_since_commit = 0
         self._commit()
