@@ -158,6 +158,22 @@ class OrchestrateSettings(BaseModel):
     ui_port: int = Field(default=3070, gt=0, lt=65536, description="`shoplake ui`, 127.0.0.1")
 
 
+class AwsSettings(BaseModel):
+    """The ``aws`` profile: Iceberg on S3 with the Glue catalog, Kinesis, RDS, Redis."""
+
+    region: str = Field(default="us-east-1")
+    endpoint_url: str | None = Field(
+        default=None,
+        description="one endpoint for S3, Glue and Kinesis (e.g. a moto server); default: AWS",
+    )
+    bucket: str = Field(default="shoplake-lakehouse", description="the lakehouse bucket")
+    prefix: str = Field(default="warehouse", description="Iceberg data under s3://bucket/prefix")
+    encryption: Literal["aws:kms", "AES256", "none"] = Field(
+        default="aws:kms", description="default encryption the bucket must have"
+    )
+    kms_key_id: str | None = Field(default=None, description="KMS key of aws:kms encryption")
+
+
 class SparkSettings(BaseModel):
     """The Spark engine (`shoplake transform --engine spark`, the `spark` extra)."""
 
@@ -259,6 +275,10 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path(".shoplake"), description="every file shoplake writes")
+    profile: Literal["local", "aws"] = Field(
+        default="local",
+        description="local: embedded defaults; aws: Glue + S3 lakehouse, Kinesis event log",
+    )
     source: SourceSettings = Field(default_factory=SourceSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
@@ -271,6 +291,7 @@ class Settings(BaseSettings):
     orchestrate: OrchestrateSettings = Field(default_factory=OrchestrateSettings)
     supplier: SupplierSettings = Field(default_factory=SupplierSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
 
     @field_validator("data_dir")
@@ -367,8 +388,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     for name in Settings.model_fields:
         if name == "data_dir":
             continue
-        group = getattr(settings, name)
-        env[f"SHOPLAKE_{name.upper()}"] = group.model_dump_json()
+        value = getattr(settings, name)
+        text = value.model_dump_json() if isinstance(value, BaseModel) else str(value)
+        env[f"SHOPLAKE_{name.upper()}"] = text
     return env
 
 
