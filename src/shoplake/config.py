@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -299,6 +299,23 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().absolute()
 
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> Settings:
+        """The ``aws`` profile's defaults for what was not set explicitly: Kinesis as the
+        event log (on the profile's endpoint and region) and pgvector for vectors."""
+        if self.profile != "aws":
+            return self
+        stream, aws = self.stream, self.aws
+        if "backend" not in stream.model_fields_set:
+            stream.backend = "kinesis"
+        if "kinesis_endpoint" not in stream.model_fields_set:
+            stream.kinesis_endpoint = aws.endpoint_url
+        if "region" not in stream.model_fields_set:
+            stream.region = aws.region
+        if "backend" not in self.vectors.model_fields_set:
+            self.vectors.backend = "pgvector"
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -327,7 +344,11 @@ class Settings(BaseSettings):
 
     @property
     def warehouse(self) -> str:
-        return self.lake.warehouse or (self.data_dir / "warehouse").as_uri()
+        if self.lake.warehouse:
+            return self.lake.warehouse
+        if self.profile == "aws":
+            return f"s3://{self.aws.bucket}/{self.aws.prefix.strip('/')}"
+        return (self.data_dir / "warehouse").as_uri()
 
     @property
     def tastes_path(self) -> Path:

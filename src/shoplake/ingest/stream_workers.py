@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
     from shoplake.config import Settings
+    from shoplake.streams.base import EventLog
 
 
 def known_products(catalog: Catalog) -> frozenset[str] | None:
@@ -44,37 +45,56 @@ def run_worker(
     until_idle: bool = False,
     max_events: int | None = None,
 ) -> ProcessStats:
-    """Process this worker's shards in this process, updating the online session store."""
-    from shoplake.ml.live import live_recommendations
+    """Process this worker's shards of the configured event log in this process."""
     from shoplake.streams import open_event_log
-    from shoplake.streams.online import SessionStore
 
     event_log = open_event_log(settings)
     try:
-        store = SessionStore(_online_url(settings), settings.stream.session_ttl_seconds)
-        live = live_recommendations(settings, catalog, store)
-
-        def on_events(events: list[Any]) -> None:
-            states = store.apply(events)  # session state first: live scoring reads it
-            if live is not None:
-                live.apply(states)
-
         shards = owned_shards(event_log.shards, worker, workers)
-        processor = StreamWorker(
-            settings, catalog, event_log, shards,
-            known_products=known_products(catalog), on_events=on_events,
-            name=f"worker-{worker}-of-{workers}",
-        )  # fmt: skip
         with graceful_stop() as stopping:
-            stats = processor.run(
-                until_idle=until_idle, max_events=max_events, should_stop=stopping.is_set
-            )
-        if live is not None:
-            stats.live_sessions = live.sessions_scored
-            live.flush()
-        return stats
+            return process_log(
+                settings, catalog, event_log, shards,
+                until_idle=until_idle, max_events=max_events, should_stop=stopping.is_set,
+                name=f"worker-{worker}-of-{workers}",
+            )  # fmt: skip
     finally:
         event_log.close()
+
+
+def process_log(
+    settings: Settings,
+    catalog: Catalog,
+    event_log: EventLog,
+    shards: list[int],
+    *,
+    until_idle: bool = False,
+    max_events: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    name: str = "worker-0",
+) -> ProcessStats:
+    """The stream processor: read ``shards`` of ``event_log`` into bronze exactly once,
+    updating the online session store and live recommendations as events arrive. The local
+    workers and the AWS Lambda (:mod:`shoplake.ingest.stream_lambda`) both run this."""
+    from shoplake.ml.live import live_recommendations
+    from shoplake.streams.online import SessionStore
+
+    store = SessionStore(_online_url(settings), settings.stream.session_ttl_seconds)
+    live = live_recommendations(settings, catalog, store)
+
+    def on_events(events: list[Any]) -> None:
+        states = store.apply(events)  # session state first: live scoring reads it
+        if live is not None:
+            live.apply(states)
+
+    processor = StreamWorker(
+        settings, catalog, event_log, shards,
+        known_products=known_products(catalog), on_events=on_events, name=name,
+    )  # fmt: skip
+    stats = processor.run(until_idle=until_idle, max_events=max_events, should_stop=should_stop)
+    if live is not None:
+        stats.live_sessions = live.sessions_scored
+        live.flush()
+    return stats
 
 
 @contextmanager

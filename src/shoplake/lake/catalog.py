@@ -20,7 +20,10 @@ CATALOG_NAME = "shoplake"
 
 
 def open_catalog(settings: Settings) -> Catalog:
-    """Open (creating on first use) the lakehouse catalog and its namespaces."""
+    """Open (creating on first use) the lakehouse catalog and its namespaces: a SQL catalog
+    with the local profile, the AWS Glue Data Catalog over S3 with the ``aws`` profile."""
+    if settings.profile == "aws":
+        return _open_glue_catalog(settings)
     from pyiceberg.catalog.sql import SqlCatalog
 
     uri = settings.catalog_uri
@@ -37,6 +40,48 @@ def open_catalog(settings: Settings) -> Catalog:
                 catalog.create_namespace_if_not_exists(namespace)
     except Exception as exc:  # the SQL driver's errors vary by backend
         raise LakeError(f"cannot open catalog {mask_url(uri)!r}: {exc}") from None
+    return catalog
+
+
+def _open_glue_catalog(settings: Settings) -> Catalog:
+    """The Glue catalog of the ``aws`` profile; its bucket must exist (infra/aws creates it)."""
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+        from pyiceberg.catalog.glue import GlueCatalog
+    except ImportError:
+        raise LakeError("the aws profile needs the aws extra: pip install -e '.[aws]'") from None
+    aws = settings.aws
+    properties = {
+        "warehouse": settings.warehouse,
+        "glue.region": aws.region,
+        "s3.region": aws.region,
+    }
+    if aws.endpoint_url:
+        properties |= {"glue.endpoint": aws.endpoint_url, "s3.endpoint": aws.endpoint_url}
+    where = f"Glue catalog in {aws.region}" + (
+        f" at {aws.endpoint_url}" if aws.endpoint_url else ""
+    )
+    try:
+        s3 = boto3.client("s3", region_name=aws.region, endpoint_url=aws.endpoint_url)
+        s3.head_bucket(Bucket=aws.bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        problem = "does not exist" if code in ("404", "NoSuchBucket") else f"refused: {code}"
+        raise LakeError(
+            f"lakehouse bucket s3://{aws.bucket} {problem} — deploy infra/aws (`make synth`, "
+            "then `cdk deploy`) or fix aws.bucket"
+        ) from None
+    except BotoCoreError as exc:
+        raise LakeError(f"cannot reach S3 for s3://{aws.bucket}: {exc}") from None
+    try:
+        catalog = GlueCatalog(CATALOG_NAME, **properties)
+        existing = {ns[0] for ns in catalog.list_namespaces()}
+        for namespace in NAMESPACES:
+            if namespace not in existing:
+                catalog.create_namespace_if_not_exists(namespace)
+    except (BotoCoreError, ClientError) as exc:
+        raise LakeError(f"cannot open the {where}: {exc}") from None
     return catalog
 
 

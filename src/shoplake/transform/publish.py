@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Collection
@@ -24,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shoplake.errors import ShoplakeError
 from shoplake.transform.engines.duckdb import Exposed, arrow_schema, write_parquet
 
 if TYPE_CHECKING:
@@ -123,13 +124,15 @@ class Publisher:
         }
         properties = {SOURCES_PROPERTY: json.dumps(sources, sort_keys=True)}
         target, created = self._target_for(job, arrow_schema(job.cursor, job.relation))
-        path = _local_path(target.location()) / "data" / f"{self.run_id}-{uuid.uuid4().hex}.parquet"
+        name = f"{self.run_id}-{uuid.uuid4().hex}.parquet"
+        written: str | None = None
         try:
-            write_parquet(job.cursor, job.relation, path)
-            replace_files(target, path, summary, properties)
+            written = _write_data_file(job, target, name)
+            replace_files(target, written, summary, properties)
         except BaseException:
-            with contextlib.suppress(OSError):
-                path.unlink(missing_ok=True)  # not referenced by any snapshot
+            if written is not None:
+                with contextlib.suppress(Exception):
+                    target.io.delete(written)  # not referenced by any snapshot
             if created:  # leave no empty table behind
                 self.catalog.drop_table(model.target)
             raise
@@ -156,11 +159,36 @@ class Publisher:
         return target, False
 
 
+def _write_data_file(job: PublishJob, target: Table, name: str) -> str:
+    """Write the result as one Parquet file in the table's data folder; returns its URI.
+
+    DuckDB writes local warehouses directly; for an object store (the aws profile's S3) it
+    writes a local temporary file that is then uploaded through the table's FileIO.
+    """
+    location = target.location().rstrip("/")
+    if _is_local(location):
+        path = _local_path(location) / "data" / name
+        try:
+            write_parquet(job.cursor, job.relation, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            raise
+        return path.as_uri()
+    uri = f"{location}/data/{name}"
+    with tempfile.TemporaryDirectory(prefix="shoplake-publish-") as scratch:
+        local = Path(scratch) / name
+        write_parquet(job.cursor, job.relation, local)
+        with local.open("rb") as source, target.io.new_output(uri).create(overwrite=True) as sink:
+            shutil.copyfileobj(source, sink, length=8 * 1024 * 1024)
+    return uri
+
+
 def replace_files(
-    target: Table, path: Path, summary: dict[str, str], properties: dict[str, str]
+    target: Table, uri: str, summary: dict[str, str], properties: dict[str, str]
 ) -> None:
     """One ``overwrite`` snapshot (``append`` for the first) that removes every current data
-    file of the target and adds ``path``, plus the properties, in one commit."""
+    file of the target and adds the file at ``uri``, plus the properties, in one commit."""
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
     from pyiceberg.table import TableProperties
 
@@ -169,7 +197,7 @@ def replace_files(
         if tx.table_metadata.name_mapping() is None:  # DuckDB's files carry no field ids
             mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
             tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
-        added = parquet_file_to_data_file(target.io, tx.table_metadata, path.as_uri())
+        added = parquet_file_to_data_file(target.io, tx.table_metadata, uri)
         with tx.update_snapshot(snapshot_properties=summary).overwrite() as overwrite:
             for task in current:
                 overwrite.delete_data_file(task.file)
@@ -191,12 +219,13 @@ def _plain_type(kind: pa.DataType) -> str:
     return text.replace("large_string", "string").replace("large_binary", "binary")
 
 
+def _is_local(location: str) -> bool:
+    from urllib.parse import urlparse
+
+    return urlparse(location).scheme in ("", "file")
+
+
 def _local_path(location: str) -> Path:
     from urllib.parse import unquote, urlparse
 
-    parsed = urlparse(location)
-    if parsed.scheme not in ("", "file"):
-        raise ShoplakeError(
-            f"the DuckDB engine writes to a local warehouse; {location} is not local"
-        )
-    return Path(unquote(parsed.path))
+    return Path(unquote(urlparse(location).path))
