@@ -1,7 +1,7 @@
 # The two set-up commands are `make demo` and `make test`; each creates or updates .venv itself.
 PYTHON ?= python3
 VENV   ?= .venv
-EXTRAS ?= postgres,dev,bench,aws
+EXTRAS ?= postgres,dev,bench,aws,spark
 comma  := ,
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))

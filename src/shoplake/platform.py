@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from shoplake.streams.produce import ProduceStats
     from shoplake.transform.contracts import CheckResult
     from shoplake.transform.project import Project
-    from shoplake.transform.runner import TransformReport
+    from shoplake.transform.runner import EngineName, TransformReport
 
 
 class Platform:
@@ -165,13 +165,24 @@ class Platform:
         return Project.load(cache_file=self.settings.data_dir / "cache" / "model_tables.json")
 
     def transform(
-        self, selectors: list[str] | None = None, *, full_refresh: bool = False
+        self,
+        selectors: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        engine: EngineName = "duckdb",
     ) -> TransformReport:
-        """Build silver and gold: compute, check each contract, publish what passes."""
+        """Build silver and gold: compute (DuckDB, or Spark), check each contract, publish
+        what passes."""
         from shoplake.transform.results import record_results
         from shoplake.transform.runner import Runner
 
-        runner = Runner(self.catalog, self.project(), locks_dir=self.settings.locks_dir)
+        runner = Runner(
+            self.catalog,
+            self.project(),
+            locks_dir=self.settings.locks_dir,
+            engine=engine,
+            settings=self.settings,
+        )
         report = runner.run(selectors, full_refresh=full_refresh)
         record_results(self.catalog, report.run_id, "transform", report.checks)
         return report

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from shoplake.cli.main import platform
 from shoplake.cli.output import emit_json, out, print_table, say
+
+
+class Engine(StrEnum):
+    """Where the models are computed."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
 
 Selectors = Annotated[
     list[str] | None,
@@ -24,18 +33,38 @@ def transform(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from all history.")
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="duckdb, or spark (the spark extra; every model computed in full)."),
+    ] = Engine.duckdb,
     output: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
-    """Run the SQL models (silver, gold, ml) on DuckDB and publish them to the lakehouse.
+    """Run the SQL models (silver, gold, ml) on DuckDB or Spark and publish them to the
+    lakehouse.
 
     Each result is checked against its contract before it is committed: a failing model is
     not published (its table keeps its previous snapshot) and its downstream models are
-    skipped. Incremental models read only bronze snapshots newer than their last build.
+    skipped. Incremental models read only bronze snapshots newer than their last build; with
+    --engine spark every model is computed in full from the snapshot's data files instead.
     """
-    report = platform(ctx).transform(select or None, full_refresh=full_refresh)
+    report = platform(ctx).transform(
+        select or None,
+        full_refresh=full_refresh,
+        engine="spark" if engine is Engine.spark else "duckdb",
+    )
     if output == "json":
-        emit_json({"run_id": report.run_id, "models": [r.as_dict() for r in report.results]})
+        emit_json(
+            {
+                "run_id": report.run_id,
+                "engine": report.engine,
+                "models": [r.as_dict() for r in report.results],
+            }
+        )
     else:
+        say(
+            f"engine: {report.engine}"
+            + (" (every model computed in full)" if engine is Engine.spark else "")
+        )
         rows = [
             {
                 "model": r.model,

@@ -9,6 +9,10 @@ snapshots recorded at their last publish, and merge the result into the target b
 with ``_deleted`` true removes its key. When history cannot be read incrementally (first run,
 ``--full-refresh``, an upstream table rewritten by maintenance or expired), the model is
 rebuilt from the whole upstream, which by construction gives the same table.
+
+With the Spark engine every model is computed in full by Spark (no incremental deltas); the
+result is brought back into the run's DuckDB, where its contract is checked and from where it
+is published exactly as with the DuckDB engine.
 """
 
 from __future__ import annotations
@@ -49,9 +53,13 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
+    from shoplake.config import Settings
+    from shoplake.transform.engines.spark import SparkEngine
+
 log = logging.getLogger(__name__)
 
 Status = Literal["published", "unchanged", "failed", "skipped", "waiting"]
+EngineName = Literal["duckdb", "spark"]
 
 
 @dataclass
@@ -82,6 +90,7 @@ class TransformReport:
     run_id: str
     results: list[ModelResult]
     checks: list[CheckResult]
+    engine: EngineName = "duckdb"
 
     @property
     def ok(self) -> bool:
@@ -115,11 +124,25 @@ class Runner:
     """Runs a selection of models against one catalog."""
 
     def __init__(
-        self, catalog: Catalog, project: Project | None = None, *, locks_dir: Path | None = None
+        self,
+        catalog: Catalog,
+        project: Project | None = None,
+        *,
+        locks_dir: Path | None = None,
+        engine: EngineName = "duckdb",
+        settings: Settings | None = None,
     ) -> None:
         self.catalog = catalog
         self.project = project or Project.load()
         self.locks_dir = locks_dir
+        self.engine = engine
+        self._spark: SparkEngine | None = None
+        if engine == "spark":
+            from shoplake.config import load_settings
+            from shoplake.transform.engines.spark import SparkEngine
+
+            settings = settings or load_settings()
+            self._spark = SparkEngine(settings.spark, settings.data_dir / "cache")
         self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         self._con: duckdb.DuckDBPyConnection | None = None
         self._built: dict[str, Exposed] = {}  # models published by this run
@@ -167,6 +190,8 @@ class Runner:
         """Run the selected models (all by default) in dependency order."""
         selected = self.project.select(selectors)
         self._require_bronze(selected)
+        if self._spark is not None:
+            self._spark.preflight()
         self._con, self._built, self._tables = new_connection(), {}, {}
         self._publisher = Publisher(self.catalog, self.run_id)
         try:
@@ -175,6 +200,8 @@ class Runner:
             self._publisher.close()
             self._con.close()
             self._con, self._publisher = None, None
+            if self._spark is not None:
+                self._spark.close()
 
     def _run_selected(self, selected: list[str], full_refresh: bool) -> TransformReport:
         results: list[ModelResult] = []
@@ -204,7 +231,7 @@ class Runner:
                 blocked[target] = result.error or result.status
             results.append(result)
         self._publishing().wait()  # statuses of models published in the background are final
-        return TransformReport(self.run_id, results, checks)
+        return TransformReport(self.run_id, results, checks, self.engine)
 
     def _start_model(
         self, model: Model, full_refresh: bool, started: float
@@ -282,7 +309,8 @@ class Runner:
         self, model: Model, target: Table | None, full_refresh: bool
     ) -> dict[str, int]:
         """Upstream tables to read incrementally, with the snapshot to read after."""
-        if model.materialized != "incremental" or full_refresh or target is None:
+        spark = self._spark is not None  # Spark computes every model in full
+        if spark or model.materialized != "incremental" or full_refresh or target is None:
             return {}
         recorded = recorded_sources(target)
         deltas = {}
@@ -325,7 +353,7 @@ class Runner:
             by = model.config.get("incremental_by")
             if deltas and by:
                 affected = self._widen_to_affected(con, model, deltas, exposed, by)
-            materialize(con, model.sql, relation)
+            self._materialize(con, model, relation)
             if deltas and target is not None and by:
                 replace_partitions(con, target, relation, by, affected)
             elif deltas and target is not None:
@@ -353,6 +381,18 @@ class Runner:
         self._built[model.target] = Exposed(model.target, None, result.rows, 1, None)
         job = PublishJob(model, target, relation, exposed, result, lock, con.cursor())
         return result, checks, job
+
+    def _materialize(self, con: duckdb.DuckDBPyConnection, model: Model, relation: str) -> None:
+        """Compute the model into ``relation``: in DuckDB, or in Spark when that is the engine
+        (tables built earlier in this run are read from the run's copy, others at the run's
+        snapshot)."""
+        if self._spark is None:
+            materialize(con, model.sql, relation)
+            return
+        sources = {
+            name: None if name in self._built else self._table(name) for name in model.upstream
+        }
+        self._spark.materialize(con, model, relation, sources)
 
     def _expose_inputs(
         self, con: duckdb.DuckDBPyConnection, model: Model, deltas: dict[str, int]
