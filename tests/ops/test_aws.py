@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,33 +11,19 @@ import pytest
 from shoplake.config import load_settings
 from shoplake.ops.doctor import EndpointReport, diagnose
 from shoplake.ops.endpoints import build_probes
-
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+from tests.support.aws import moto_endpoint
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
+def moto() -> Iterator[str]:
     """A moto server (S3 and Kinesis) on 127.0.0.1, with a bucket and a stream, test keys."""
-    boto3 = pytest.importorskip("boto3", reason="boto3 is not installed")
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in CREDENTIALS.items():
-            env.setenv(name, value)
+    import boto3
+
+    with moto_endpoint() as endpoint, pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL", endpoint)
         boto3.client("s3").create_bucket(Bucket="lake")
         boto3.client("kinesis").create_stream(StreamName="clicks", ShardCount=2)
         yield endpoint
-    server.stop()
 
 
 def _report(tmp_path: Path, endpoint: str, **overrides: Any) -> EndpointReport:
@@ -47,13 +32,13 @@ def _report(tmp_path: Path, endpoint: str, **overrides: Any) -> EndpointReport:
     return report
 
 
-def test_s3_warehouse_is_listed_written_and_cleaned(tmp_path: Path, moto_endpoint: str) -> None:
+def test_s3_warehouse_is_listed_written_and_cleaned(tmp_path: Path, moto: str) -> None:
     import boto3
 
     report = _report(tmp_path, "warehouse", **{"lake.warehouse": "s3://lake/prefix"})
     assert report.ok, report.to_dict()
     layers = {r.layer: (r.status, r.detail) for r in report.layers}
-    assert layers["auth"] == ("ok", f"access key test… accepted by {moto_endpoint}")
+    assert layers["auth"] == ("ok", f"access key test… accepted by {moto}")
     assert layers["permission"] == (
         "ok",
         "listed s3://lake/prefix; put and deleted a probe object",
@@ -61,16 +46,14 @@ def test_s3_warehouse_is_listed_written_and_cleaned(tmp_path: Path, moto_endpoin
     assert boto3.client("s3").list_objects_v2(Bucket="lake").get("KeyCount") == 0
 
 
-def test_unknown_bucket(tmp_path: Path, moto_endpoint: str) -> None:
+def test_unknown_bucket(tmp_path: Path, moto: str) -> None:
     report = _report(tmp_path, "warehouse", **{"lake.warehouse": "s3://no-such-bucket/w"})
     assert report.failed_layer == "permission"
-    assert report.problem == f"bucket no-such-bucket does not exist at {moto_endpoint}"
+    assert report.problem == f"bucket no-such-bucket does not exist at {moto}"
     assert report.fix == "create it (aws s3 mb s3://no-such-bucket) or fix lake.warehouse"
 
 
-def test_no_credentials(
-    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_credentials(tmp_path: Path, moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -80,10 +63,10 @@ def test_no_credentials(
     assert "AWS_ACCESS_KEY_ID" in (report.fix or "")
 
 
-def test_kinesis_stream_and_unknown_stream(tmp_path: Path, moto_endpoint: str) -> None:
+def test_kinesis_stream_and_unknown_stream(tmp_path: Path, moto: str) -> None:
     overrides: dict[str, Any] = {
         "stream.backend": "kinesis",
-        "stream.kinesis_endpoint": moto_endpoint,
+        "stream.kinesis_endpoint": moto,
         "stream.kinesis_stream": "clicks",
     }
     report = _report(tmp_path, "event-log", **overrides)

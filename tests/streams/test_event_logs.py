@@ -16,6 +16,7 @@ import pytest
 
 from shoplake import services
 from shoplake.streams import EventLog, Record, StreamError, open_event_log, shard_for
+from tests.support.aws import moto_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -49,21 +50,8 @@ def valkey_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simple
 @pytest.fixture(scope="module")
 def kinesis_endpoint() -> Iterator[str]:
     """A real moto server (Kinesis API) on 127.0.0.1 with test credentials in the environment."""
-    pytest.importorskip("boto3", reason="boto3 is not installed (pip install 'shoplake[aws]')")
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        yield f"http://{host}:{port}"
-    server.stop()
+    with moto_endpoint() as endpoint:
+        yield endpoint
 
 
 def _stream_settings(request: pytest.FixtureRequest, backend: str) -> SimpleNamespace:

@@ -18,7 +18,6 @@ folded in arrival order and re-applied after a crash; a sink position moved back
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from shoplake.platform import Platform
 from shoplake.services import free_port
 from shoplake.streams.events import Event
 from shoplake.streams.online import RECENT_PRODUCTS, SessionStore
+from tests.support.aws import moto_endpoint
 from tests.support.streams import (
     SHARDS,
     Entry,
@@ -187,29 +187,8 @@ def test_exactly_once_with_valkey_across_kills(source_dir: Path, tmp_path: Path)
 @pytest.fixture(scope="module")
 def kinesis_endpoint() -> Iterator[str]:
     """A moto server (Kinesis API) on 127.0.0.1 in this process, test credentials in the env."""
-    pytest.importorskip("boto3", reason="boto3 is not installed (pip install 'shoplake[aws]')")
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    requests = logging.getLogger("werkzeug")  # moto's server logs every request at INFO
-    level = requests.level
-    requests.setLevel(logging.WARNING)
-    try:
-        server.start()
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        print(f"SKIP: moto server cannot start: {exc}")
-        pytest.skip(f"moto server cannot start: {exc}")
-    host, port = server.get_host_and_port()
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        yield f"http://{host}:{port}"
-    server.stop()
-    requests.setLevel(level)
+    with moto_endpoint() as endpoint:
+        yield endpoint
 
 
 def read_kinesis_log(endpoint: str, stream: str) -> list[Entry]:

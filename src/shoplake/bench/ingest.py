@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sqlite3
 import statistics
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -382,24 +381,17 @@ def dlt_load(directory: Path, source_url: str, backend: str) -> tuple[float, int
     return seconds, rows
 
 
-@contextmanager
-def _dlt_environment(directory: Path) -> Iterator[None]:
+def _dlt_environment(directory: Path) -> AbstractContextManager[None]:
     """dlt configured in code: no telemetry, no network, state kept under ``directory``."""
-    values = {
-        "RUNTIME__DLTHUB_TELEMETRY": "false",
-        "RUNTIME__LOG_LEVEL": "WARNING",
-        "DLT_DATA_DIR": str(directory / "dlt-data"),
-    }
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    from shoplake.environ import temporary_environment
+
+    return temporary_environment(
+        {
+            "RUNTIME__DLTHUB_TELEMETRY": "false",
+            "RUNTIME__LOG_LEVEL": "WARNING",
+            "DLT_DATA_DIR": str(directory / "dlt-data"),
+        }
+    )
 
 
 def count_rows(source_url: str, table: str) -> int:

@@ -22,11 +22,11 @@ import shutil
 import stat
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shoplake.environ import temporary_environment
 from shoplake.errors import ShoplakeError
 from shoplake.transform.engines.duckdb import (
     iceberg_friendly,
@@ -138,22 +138,6 @@ def java_home(choice: str, cache_dir: Path) -> Path:
 _LAUNCHED: dict[str, tuple[str, str]] = {}
 
 
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the duration (PySpark copies the environment when it
-    launches the JVM)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _shutdown_jvm() -> None:
     """Stop the JVM PySpark launched in this process, so the next session starts a new one."""
     from pyspark import SparkContext
@@ -209,7 +193,8 @@ def start_session(settings: SparkSettings, cache_dir: Path) -> Any:
     )
     if settings.master.startswith("local"):
         conf.set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
-    with _environment(JAVA_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1"):
+    # PySpark copies the environment when it launches the JVM.
+    with temporary_environment({"JAVA_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}):
         spark = SparkSession.builder.config(conf=conf).getOrCreate()
     _LAUNCHED["jvm"] = launch
     spark.sparkContext.setLogLevel("ERROR")
