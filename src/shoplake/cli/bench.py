@@ -104,5 +104,34 @@ def api(
     say(f"report written to {path}")
 
 
+@bench_app.command("engines")
+def engine_comparison(
+    ctx: typer.Context,
+    scales: Annotated[
+        str, typer.Option(help="Comma-separated shop sizes, e.g. 0.1,1,5.")
+    ] = "0.1,1,5",
+    engines: Annotated[
+        str, typer.Option(help="Comma-separated engines: pandas, polars, duckdb, spark.")
+    ] = "pandas,polars,duckdb,spark",
+    repeat: Annotated[int, typer.Option(min=1, help="Runs per measurement (best counts).")] = 3,
+    report: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+        "benchmarks/reports/engines.md"
+    ),
+) -> None:
+    """pandas, Polars, DuckDB or Spark: four workloads, checked equal, timed; memory; storage."""
+    from shoplake.bench.engines.runner import run_engines_benchmark
+    from shoplake.errors import ConfigError
+
+    try:
+        sizes = tuple(float(s) for s in scales.split(",") if s.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--scales takes numbers separated by commas: {exc}") from exc
+    names = tuple(e.strip().lower() for e in engines.split(",") if e.strip())
+    path = run_engines_benchmark(
+        platform(ctx).settings, scales=sizes, engines=names, report=report, repeat=repeat
+    )
+    say(f"report written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench", rich_help_panel="benchmarks")
