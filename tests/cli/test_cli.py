@@ -177,3 +177,15 @@ def test_ingest_before_any_source_says_how_to_create_one(tmp_path: Path) -> None
         "`shoplake generate` or `shoplake sources load-classicmodels PATH`, or set source.url"
     )
     assert not (tmp_path / "source.db").exists()  # and no empty database was left behind
+
+
+def test_a_bad_option_value_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path), "transform", "--engine", "foo")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--engine': Value error, 'foo' is not one of 'duckdb', 'spark'."
+    )
+    scale = run("--data-dir", str(tmp_path), "generate", "--scale", "abc")
+    assert scale.returncode == 2 and "Traceback" not in scale.stderr
+    assert "Error: Invalid value for '--scale'" in scale.stderr

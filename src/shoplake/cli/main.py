@@ -74,6 +74,7 @@ def platform(ctx: typer.Context, **overrides: Any) -> Platform:
 
 def _register() -> None:
     from shoplake.cli import (
+        assess,
         bench,
         config_cmd,
         demo,
@@ -101,11 +102,26 @@ def _register() -> None:
         demo,
         bench,
         ops,
+        assess,
     ):
         module.register(app)
 
 
 _register()
+
+
+def _click_exceptions() -> tuple[type[Any], ...]:
+    """Click's usage-error class, and Typer's vendored copy of it (Typer ≥ 0.29 ships its own
+    click, whose exceptions are not the installed click's)."""
+    import importlib
+
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def main() -> None:
@@ -129,10 +145,8 @@ def main() -> None:
         print("interrupted: nothing half-written is committed", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        if isinstance(exc, _click_exceptions()):
+            exc.show()  # e.g. "Error: Invalid value for '--engine'", with the usage line
             sys.exit(exc.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)
