@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -19,8 +20,9 @@ TEST_CREDENTIALS = {
 
 @contextlib.contextmanager
 def moto_endpoint() -> Iterator[str]:
-    """Start moto's server (skipping when boto3 or moto is missing), set test credentials in
-    the environment, yield its URL; stop it and restore the environment afterwards."""
+    """Start moto's server (skipping when boto3 or moto is missing) with no resources left
+    from earlier tests, set test credentials in the environment, yield its URL; stop it and
+    restore the environment afterwards."""
     pytest.importorskip("boto3", reason="boto3 is not installed (pip install 'shoplake[aws]')")
     server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -31,11 +33,14 @@ def moto_endpoint() -> Iterator[str]:
         print(f"SKIP: moto server cannot start: {exc}")
         pytest.skip(f"moto server cannot start: {exc}")
     host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto keeps its state per process, shared by every server: start each user from nothing.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     try:
         with pytest.MonkeyPatch.context() as env:
             for name, value in TEST_CREDENTIALS.items():
                 env.setenv(name, value)
-            yield f"http://{host}:{port}"
+            yield endpoint
     finally:
         server.stop()
 
