@@ -1,12 +1,12 @@
 # The two set-up commands are `make demo` and `make test`; each creates or updates .venv itself.
 PYTHON ?= python3
 VENV   ?= .venv
-EXTRAS ?= postgres,dev,bench,aws,spark
+EXTRAS ?= postgres,dev,bench,aws,spark,infra
 comma  := ,
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: demo test lint typecheck format bench-ingest clean venv
+.PHONY: demo test lint typecheck format bench-ingest clean venv synth
 
 venv: $(STAMP)
 
@@ -22,19 +22,26 @@ demo: venv
 	$(BIN)/shoplake demo
 
 test: venv
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests infra
+	$(BIN)/ruff format --check src tests infra
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests infra && $(BIN)/ruff format --check src tests infra
 
 format: venv
-	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests infra && $(BIN)/ruff check --fix src tests infra
 
 typecheck: venv
 	$(BIN)/mypy
+
+# The AWS deployment's CloudFormation templates, one per stack, in infra/aws/cdk.out/ (the
+# Python app alone: no CDK CLI needed). Parameters as CDK context, e.g.
+# `make synth CONTEXT='-c shard_count=8 -c environment=prod'` (defaults: infra/aws/cdk.json).
+CONTEXT ?=
+synth: venv
+	$(BIN)/python infra/aws/app.py $(CONTEXT)
 
 bench-ingest: venv
 	$(BIN)/shoplake bench ingest --scale 1
