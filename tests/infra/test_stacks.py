@@ -448,8 +448,8 @@ def test_processor_function_and_its_event_source_mapping(synth: Synth) -> None:
     refs = _lakehouse_refs(synth)
     _, function = synth.only("Processor", "AWS::Lambda::Function")
     props = function["Properties"]
-    assert props["Handler"] == "shoplake.ingest.stream_lambda.handler"
-    assert props["Runtime"].startswith("python3.")
+    assert props["PackageType"] == "Image"  # shoplake + dependencies exceed a zip's 250 MB
+    assert props["ImageConfig"]["Command"] == ["shoplake.ingest.stream_lambda.handler"]
     env = {k: synth.render(v, "Processor") for k, v in props["Environment"]["Variables"].items()}
     redis_id, _ = synth.only("Stores", "AWS::ElastiCache::ReplicationGroup")
     bucket_id, _ = synth.only("Lakehouse", "AWS::S3::Bucket")
@@ -481,13 +481,21 @@ def test_processor_function_and_its_event_source_mapping(synth: Synth) -> None:
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
 
 
-def test_lambda_code_asset_is_the_shoplake_package_without_caches(synth: Synth) -> None:
-    assets = json.loads((synth.outdir / "Processor.assets.json").read_text())["files"]
-    (code,) = [a for a in assets.values() if a["source"].get("packaging") == "zip"]
-    directory = synth.outdir / code["source"]["path"]
-    assert sorted(p.name for p in directory.iterdir()) == ["shoplake"]
-    assert (directory / "shoplake" / "ingest" / "stream_lambda.py").is_file()
-    assert not list(directory.rglob("__pycache__"))
+def test_lambda_image_context_is_the_shoplake_package_without_caches(synth: Synth) -> None:
+    images = json.loads((synth.outdir / "Processor.assets.json").read_text())["dockerImages"]
+    (image,) = images.values()
+    assert image["source"]["dockerFile"] == "infra/aws/processor/Dockerfile"
+    context = synth.outdir / image["source"]["directory"]
+    assert sorted(p.name for p in context.iterdir()) == [
+        "README.md",
+        "infra",
+        "pyproject.toml",
+        "src",
+    ]
+    assert (context / "src" / "shoplake" / "ingest" / "stream_lambda.py").is_file()
+    assert (context / "infra" / "aws" / "processor" / "Dockerfile").is_file()
+    assert not (context / "infra" / "aws" / "api").exists()
+    assert not list(context.rglob("__pycache__"))
 
 
 # The API ------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ closure (DuckDB, PyIceberg, faiss, implicit, scikit-learn) is far beyond a Lambd
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, IgnoreMode, RemovalPolicy, SecretValue, Stack
@@ -24,23 +23,11 @@ from constructs import Construct
 
 from shoplake_infra.api_policy import api_statements
 from shoplake_infra.config import InfraConfig
+from shoplake_infra.images import API_DOCKERFILE, REPO_ROOT, build_context
 from shoplake_infra.lakehouse import LakehouseStack
 from shoplake_infra.network import NetworkStack, client_group
 from shoplake_infra.stores import StoresStack
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DOCKERFILE = "infra/aws/api/Dockerfile"
-#: The image's build context: the package and its metadata only (docker-ignore syntax).
-IMAGE_CONTEXT = [
-    "*",
-    "!pyproject.toml",
-    "!README.md",
-    "!src",
-    "!infra/aws/api",
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/*.egg-info",
-]
 API_PORT = 8000
 EMPTY_KEY_FILE = '{"version": 1, "keys": []}'
 
@@ -114,8 +101,8 @@ class ApiStack(Stack):
             task_image_options=ecs_patterns.ApplicationLoadBalancedTaskImageOptions(
                 image=ecs.ContainerImage.from_asset(
                     str(REPO_ROOT),
-                    file=DOCKERFILE,
-                    exclude=IMAGE_CONTEXT,
+                    file=API_DOCKERFILE,
+                    exclude=build_context("infra/aws/api"),
                     ignore_mode=IgnoreMode.DOCKER,
                     platform=ecr_assets.Platform.LINUX_AMD64,
                 ),

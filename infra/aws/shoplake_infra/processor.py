@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -15,16 +15,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from shoplake_infra.config import InfraConfig
+from shoplake_infra.images import PROCESSOR_DOCKERFILE, REPO_ROOT, build_context
 from shoplake_infra.lakehouse import LakehouseStack
 from shoplake_infra.network import NetworkStack, client_group
 from shoplake_infra.processor_policy import processor_statements
 from shoplake_infra.stores import StoresStack
 
-#: The repository's ``src/`` directory: the Lambda's code is the shoplake package itself.
-SOURCE_DIR = Path(__file__).resolve().parents[3] / "src"
 HANDLER = "shoplake.ingest.stream_lambda.handler"
-#: Left out of the code asset: caches and packaging leftovers.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/.mypy_cache", "**/.DS_Store"]
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 
@@ -54,14 +51,21 @@ class StreamProcessorStack(Stack):
             self, "SecurityGroup", network, "stream processor", cache=True
         )
         self.role = self._role(lakehouse)
-        self.function = lambda_.Function(
+        # A container image: shoplake with PyIceberg, PyArrow and the rest exceeds a zip's
+        # 250 MB; the image is built from the repository by `cdk deploy`.
+        self.function = lambda_.DockerImageFunction(
             self,
             "Function",
             description="shoplake stream processor: Kinesis -> bronze.events (exactly once)",
-            runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.X86_64,
-            code=lambda_.Code.from_asset(str(SOURCE_DIR), exclude=ASSET_EXCLUDES),
-            handler=HANDLER,
+            code=lambda_.DockerImageCode.from_image_asset(
+                str(REPO_ROOT),
+                file=PROCESSOR_DOCKERFILE,
+                exclude=build_context("infra/aws/processor"),
+                ignore_mode=IgnoreMode.DOCKER,
+                platform=ecr_assets.Platform.LINUX_AMD64,
+                cmd=[HANDLER],
+            ),
             role=self.role,
             memory_size=2048,
             timeout=Duration.minutes(5),
