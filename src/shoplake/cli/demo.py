@@ -271,9 +271,10 @@ def _supplier_stage(plat: Platform, seed: int) -> bool:
         f"  `ingest api` read {loaded['products'].fetched:,} products and "
         f"{loaded['reviews'].fetched:,} reviews in {first.requests:,} requests, surviving "
         f"{sum(first.retries.values())} retries ({', '.join(sorted(first.retries)) or 'none'}) "
-        f"and fetching {first.token_fetches} tokens; "
+        f"and fetching {first.token_fetches} token{'s' if first.token_fetches != 1 else ''}; "
         f"{sum(r.dead_letters for r in first.results)} invalid records went to "
-        "bronze.supplier_dead_letters with the reason."
+        "bronze.supplier_dead_letters with the reason (`shoplake query 'SELECT reason "
+        "FROM bronze.supplier_dead_letters'`)."
     )
     out.print(
         f"  The supplier then changed {sum(changes.values())} records; the next run asked only "
