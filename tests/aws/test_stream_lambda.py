@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shoplake.config import settings_environment
-from shoplake.ingest.stream_lambda import handler, shard_index
+from shoplake.ingest.stream_lambda import freshness_minutes, handler, shard_index
 from shoplake.platform import Platform
 from shoplake.services import free_port
 from tests.support.aws import create_bucket, moto_endpoint
@@ -85,6 +85,9 @@ def _lambda_records(moto: str, stream: str) -> list[dict[str, Any]]:
                         "data": base64.b64encode(record["Data"]).decode(),
                         "sequenceNumber": record["SequenceNumber"],
                         "partitionKey": record["PartitionKey"],
+                        "approximateArrivalTimestamp": record[
+                            "ApproximateArrivalTimestamp"
+                        ].timestamp(),
                     },
                 }
             )
@@ -127,6 +130,22 @@ def test_a_lambda_batch_lands_like_the_processor_and_retries_land_once(
     assert first["dead_letters"] + retried["dead_letters"] == processed.invalid
     assert (again["events"], again["dead_letters"], again["commits"]) == (0, 0, 0)
     assert _landed(function) == _landed(reference)
+    # Each invocation put the freshness metric the infra's alarm watches.
+    import boto3
+
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=moto, region_name="us-west-2")
+    metrics = cloudwatch.list_metrics(Namespace="shoplake")["Metrics"]
+    assert {m["MetricName"] for m in metrics} == {"FreshnessMinutes"}
+    assert 0 <= first["freshness_minutes"] < 10
+
+
+def test_freshness_is_minutes_since_the_newest_arrival() -> None:
+    records = [
+        {"kinesis": {"approximateArrivalTimestamp": 1_000.0}},
+        {"kinesis": {"approximateArrivalTimestamp": 1_060.0}},
+    ]
+    assert freshness_minutes(records, now=1_180.0) == 2.0
+    assert freshness_minutes([], now=1_180.0) is None
 
 
 def test_shard_ids_map_to_the_kinesis_backends_indices() -> None:

@@ -411,6 +411,11 @@ def test_processor_role_is_least_privilege_statement_by_statement(synth: Synth) 
     }
     # Its log group, and the failed-batch queue.
     assert actions("WriteOwnLogs") == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    # Publishes the freshness metric, in shoplake's namespace only (the action has no ARN).
+    assert actions("PutFreshnessMetric") == {"cloudwatch:PutMetricData"}
+    assert statements["PutFreshnessMetric"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "shoplake"}
+    }
     (queue_id, _) = synth.only("Processor", "AWS::SQS::Queue")
     (sqs_sid,) = [sid for sid in statements if "sqs:SendMessage" in actions(sid)]
     assert all(a.startswith("sqs:") and "*" not in a for a in actions(sqs_sid))
@@ -427,6 +432,7 @@ def test_processor_role_is_least_privilege_statement_by_statement(synth: Synth) 
         "GlueReadProductTables",
         "GlueListNamespaces",
         "WriteOwnLogs",
+        "PutFreshnessMetric",
         sqs_sid,
     }
     # Glue writes touch only bronze.events and bronze.dead_letters (and their parents).

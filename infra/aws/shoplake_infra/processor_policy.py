@@ -93,6 +93,14 @@ def processor_statements(stack: Stack, lakehouse: LakehouseStack) -> list[iam.Po
             ],
         ),
         iam.PolicyStatement(
+            # The freshness metric the monitoring stack alarms on. PutMetricData has no
+            # resource ARN; the condition confines it to shoplake's own namespace.
+            sid="PutFreshnessMetric",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": "shoplake"}},
+        ),
+        iam.PolicyStatement(
             # open_catalog lists the namespaces to create missing ones; Glue filters the
             # list by permission, so it must see all of shoplake's (names only, no tables).
             sid="GlueListNamespaces",

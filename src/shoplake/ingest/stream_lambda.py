@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,11 @@ from shoplake.streams.base import Record, StreamError, sign
 
 LAMBDA_DATA_DIR = "/tmp/shoplake"  # Lambda's only writable place
 _SHARD_ID = re.compile(r"shardId-(\d+)")
+#: The custom metric infra/aws alarms on: minutes between the newest record's arrival on the
+#: stream and its commit to bronze. No invocations, no data points: the alarm treats that as
+#: stale too.
+FRESHNESS_NAMESPACE = "shoplake"
+FRESHNESS_METRIC = "FreshnessMinutes"
 
 
 def shard_index(shard_id: str) -> int:
@@ -104,10 +110,37 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     records = event.get("Records", [])
     log = KinesisBatchLog(records, settings.stream.shards)
     stats = process_log(settings, open_catalog(settings), log, log.present, until_idle=True)
+    freshness = freshness_minutes(records, time.time())
+    if freshness is not None:
+        publish_freshness(settings, freshness)
     return {
         "records": len(records),
         "events": stats.valid,
         "dead_letters": stats.invalid,
         "duplicates": stats.duplicates,
         "commits": stats.commits,
+        "freshness_minutes": freshness,
     }
+
+
+def freshness_minutes(records: Sequence[dict[str, Any]], now: float) -> float | None:
+    """Minutes from the newest record's arrival on the stream to ``now`` (None: no records)."""
+    arrivals = [
+        float(r["kinesis"]["approximateArrivalTimestamp"])
+        for r in records
+        if "approximateArrivalTimestamp" in r.get("kinesis", {})
+    ]
+    return max(0.0, (now - max(arrivals)) / 60.0) if arrivals else None
+
+
+def publish_freshness(settings: Any, minutes: float) -> None:
+    """Put one ``shoplake/FreshnessMinutes`` data point (CloudWatch, the profile's endpoint)."""
+    import boto3
+
+    cloudwatch = boto3.client(
+        "cloudwatch", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url
+    )
+    cloudwatch.put_metric_data(
+        Namespace=FRESHNESS_NAMESPACE,
+        MetricData=[{"MetricName": FRESHNESS_METRIC, "Value": minutes, "Unit": "None"}],
+    )
