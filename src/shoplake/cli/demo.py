@@ -227,6 +227,9 @@ def demo(
         "shoplake stream produce --rate 500 --duration 10   # a live burst (starts valkey)",
         "shoplake stream process --until-idle && shoplake stream status",
         "shoplake sources load-classicmodels ../shared/data/classicmodels/mysqlsampledatabase.sql",
+        "shoplake doctor                         # every connection checked layer by layer",
+        "shoplake assess                         # security, reliability, performance findings",
+        "shoplake transform --engine spark       # the same models on Spark (the spark extra)",
     ):
         out.print(f"  {line}")
     serve = plat.settings.serve
