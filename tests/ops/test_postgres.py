@@ -10,7 +10,13 @@ import pytest
 from shoplake.config import load_settings
 from shoplake.ops.doctor import EndpointReport, diagnose
 from shoplake.ops.endpoints import build_probes
-from tests.support.postgres import EmbeddedPostgres
+from shoplake.services import free_port
+from tests.support.postgres import (
+    TCP_PASSWORD,
+    EmbeddedPostgres,
+    PostgresUnavailableError,
+    start_postgres,
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +100,43 @@ def test_pgvector_without_a_postgres_url_is_a_config_failure(tmp_path: Path) -> 
     assert report.failed_layer == "config"
     assert "needs a PostgreSQL URL" in (report.problem or "")
     assert report.fix == "set vectors.url"
+
+
+@pytest.fixture(scope="module")
+def tcp_server() -> Iterator[EmbeddedPostgres]:
+    """A second real PostgreSQL listening on 127.0.0.1 too: passwords (SCRAM), no TLS."""
+    try:
+        server = start_postgres(tcp_port=free_port())
+    except PostgresUnavailableError as exc:
+        pytest.skip(f"embedded PostgreSQL unavailable: {exc}")
+    try:
+        with server.connect() as conn:
+            conn.execute("CREATE TABLE customers (id integer PRIMARY KEY)")
+        yield server
+    finally:
+        server.stop()
+
+
+def test_tcp_source_with_its_password_passes(tmp_path: Path, tcp_server: EmbeddedPostgres) -> None:
+    report = _report(tmp_path, "source", **{"source.url": tcp_server.tcp_url(TCP_PASSWORD)})
+    assert report.ok, report.to_dict()
+    layers = {r.layer: (r.status, r.detail) for r in report.layers}
+    assert [layers[name][0] for name in ("tcp", "auth", "permission")] == ["ok"] * 3
+    assert layers["permission"][1] == "read 1 table (customers)"
+
+
+def test_wrong_postgres_password_is_named(tmp_path: Path, tcp_server: EmbeddedPostgres) -> None:
+    report = _report(tmp_path, "source", **{"source.url": tcp_server.tcp_url("wrong")})
+    assert report.failed_layer == "auth"
+    assert report.problem == "password authentication failed for user postgres"
+    assert report.fix is not None and "fix the password in source.url" in report.fix
+
+
+def test_tls_required_but_not_offered(tmp_path: Path, tcp_server: EmbeddedPostgres) -> None:
+    url = tcp_server.tcp_url(TCP_PASSWORD, sslmode="require")
+    report = _report(tmp_path, "source", **{"source.url": url})
+    assert report.failed_layer == "tls"
+    assert report.problem == (
+        f"TLS required (sslmode=require) but not offered: 127.0.0.1:{tcp_server.port} "
+        "answered 'N' to SSLRequest"
+    )

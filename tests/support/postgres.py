@@ -28,6 +28,8 @@ from typing import Any
 
 SERVICE_USER = "embedded_postgres"
 DB_USER = "postgres"
+DEFAULT_PORT = 5432
+TCP_PASSWORD = "tcp-secret"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 
@@ -56,6 +58,7 @@ class EmbeddedPostgres:
     bin_dir: Path
     process: subprocess.Popen[Any]
     log_path: Path
+    port: int = DEFAULT_PORT
 
     @property
     def socket_dir(self) -> Path:
@@ -67,13 +70,24 @@ class EmbeddedPostgres:
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of one database (psycopg 3, Unix socket, trust auth)."""
-        return f"postgresql+psycopg://{DB_USER}@/{database}?host={self.socket_dir}"
+        port = "" if self.port == DEFAULT_PORT else f"&port={self.port}"
+        return f"postgresql+psycopg://{DB_USER}@/{database}?host={self.socket_dir}{port}"
+
+    def tcp_url(self, password: str, database: str = "postgres", **query: str) -> str:
+        """SQLAlchemy URL over TCP on 127.0.0.1 (servers started with ``tcp_port``)."""
+        params = "&".join(f"{k}={v}" for k, v in query.items())
+        suffix = f"?{params}" if params else ""
+        return f"postgresql+psycopg://{DB_USER}:{password}@127.0.0.1:{self.port}/{database}{suffix}"
 
     def connect(self, database: str = "postgres") -> Any:
         import psycopg
 
         return psycopg.connect(
-            host=str(self.socket_dir), port=5432, user=DB_USER, dbname=database, autocommit=True
+            host=str(self.socket_dir),
+            port=self.port,
+            user=DB_USER,
+            dbname=database,
+            autocommit=True,
         )
 
     def create_database(self, prefix: str = "t") -> str:
@@ -139,8 +153,10 @@ def _make_readable(bin_dir: Path) -> None:
         ensure_prefix_permissions(bin_dir)
 
 
-def start_postgres() -> EmbeddedPostgres:
-    """initdb a cluster in a new temp dir and start a server on a Unix socket there."""
+def start_postgres(tcp_port: int | None = None) -> EmbeddedPostgres:
+    """initdb a cluster in a new temp dir and start a server on a Unix socket there (trust
+    auth). With ``tcp_port`` it also listens on 127.0.0.1 there, where connections need the
+    password ``TCP_PASSWORD`` (SCRAM) and TLS is not offered."""
     try:
         import psycopg  # noqa: F401
 
@@ -171,16 +187,18 @@ def start_postgres() -> EmbeddedPostgres:
         as_owner = {"user": owner[0], "group": owner[1], "extra_groups": []}
 
     initdb: list[str | Path] = [bin_dir / "initdb", "-D", data, "-U", DB_USER]
-    initdb += ["--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"]
+    host_auth = "scram-sha-256" if tcp_port is not None else "trust"
+    initdb += ["--auth-local=trust", f"--auth-host={host_auth}", "--encoding=UTF8"]
+    initdb += ["--no-locale", "--no-sync", "--no-instructions"]
     settings = {
-        "listen_addresses": "",  # Unix socket only
+        "listen_addresses": "127.0.0.1" if tcp_port is not None else "",  # else a socket only
         "fsync": "off",  # a throw-away cluster: trade durability for speed
         "synchronous_commit": "off",
         "full_page_writes": "off",
         "max_connections": "50",
     }
     server_cmd: list[str | Path] = [bin_dir / "postgres", "-D", data, "-k", socket_dir]
-    server_cmd += ["-p", "5432"]
+    server_cmd += ["-p", str(tcp_port or DEFAULT_PORT)]
     for name, value in settings.items():
         server_cmd += ["-c", f"{name}={value}"]
 
@@ -210,7 +228,10 @@ def start_postgres() -> EmbeddedPostgres:
             start_new_session=True,
             **as_owner,
         )
-    server = EmbeddedPostgres(base=base, bin_dir=bin_dir, process=process, log_path=log_path)
+    server = EmbeddedPostgres(
+        base=base, bin_dir=bin_dir, process=process, log_path=log_path,
+        port=tcp_port or DEFAULT_PORT,
+    )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
@@ -218,7 +239,9 @@ def start_postgres() -> EmbeddedPostgres:
             server.stop()
             raise PostgresUnavailableError(f"postgres exited with {process.returncode}: {tail}")
         try:
-            with server.connect():
+            with server.connect() as conn:
+                if tcp_port is not None:
+                    conn.execute(f"ALTER ROLE {DB_USER} PASSWORD '{TCP_PASSWORD}'")
                 return server
         except Exception as exc:
             if time.monotonic() > deadline:

@@ -106,7 +106,9 @@ def read_tables(conn: Connection, context: SqlContext) -> str:
             conn.rollback()
             raise diagnose_error(exc, context, f"reading table {table}") from None
     conn.rollback()
-    return f"read {len(tables)} tables ({', '.join(tables[:4])}{', …' if len(tables) > 4 else ''})"
+    noun = "table" if len(tables) == 1 else "tables"
+    more = ", …" if len(tables) > 4 else ""
+    return f"read {len(tables)} {noun} ({', '.join(tables[:4])}{more})"
 
 
 def reverted_write(conn: Connection, statements: list[str], context: SqlContext) -> None:
