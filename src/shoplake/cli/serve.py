@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 import typer
@@ -36,23 +35,15 @@ def serve(
     import uvicorn
 
     from shoplake.serve.app import create_app
+    from shoplake.services import is_loopback
 
     settings = platform(ctx, **{"serve.host": host, "serve.port": port}).settings
     bind, at = settings.serve.host, settings.serve.port
-    if not _loopback(bind):
+    if not is_loopback(bind):
         warning = f"warning: binding {bind} exposes the API beyond this machine (keys in clear)"
         err.print(warning, soft_wrap=True)
     say(f"shoplake API on http://{bind}:{at} (docs at /docs); Ctrl-C stops it")
     uvicorn.run(create_app(settings), host=bind, port=at, workers=1, log_level="warning")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @keys_app.command("create")

@@ -3,11 +3,12 @@ listening sockets of shoplake's own running servers (found by their PID files, v
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from shoplake.services import is_loopback
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
@@ -15,16 +16,6 @@ if TYPE_CHECKING:
 
 LISTEN = "0A"  # TCP state of a listening socket in /proc/net/tcp
 WILDCARDS = {"0.0.0.0", "::", ""}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback name or address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_binding(settings: Settings, rec: Recorder) -> None:
