@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 import shoplake.cli.main  # noqa: F401  (registers the command modules, serve among them)
-from shoplake.cli.serve import _loopback
 from shoplake.platform import Platform
-from shoplake.services import free_port
+from shoplake.services import free_port, is_loopback
 
 
 def test_the_cli_does_not_import_fastapi() -> None:
@@ -30,7 +29,7 @@ def test_the_cli_does_not_import_fastapi() -> None:
      ("192.168.1.5", False), ("example.com", False)],
 )  # fmt: skip
 def test_binding_beyond_loopback_is_recognised(host: str, loopback: bool) -> None:
-    assert _loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 @pytest.mark.integration
