@@ -23,7 +23,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from shoplake.streams.base import Record, StreamError, sign
+from shoplake.streams.base import Record, StreamError
+from shoplake.streams.kinesis import compare_sequence_numbers, sequence_sort_key
 
 LAMBDA_DATA_DIR = "/tmp/shoplake"  # Lambda's only writable place
 _SHARD_ID = re.compile(r"shardId-(\d+)")
@@ -82,10 +83,10 @@ class KinesisBatchLog:
         return len(self.read(shard, after, 1 << 30))
 
     def compare(self, a: str, b: str) -> int:
-        return sign(int(a) - int(b))
+        return compare_sequence_numbers(a, b)
 
     def sort_key(self, position: str) -> str:
-        return position.zfill(64)
+        return sequence_sort_key(position)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -221,13 +221,10 @@ class KinesisEventLog:
         return -1 if iterator is not None else counted
 
     def compare(self, a: str, b: str) -> int:
-        try:
-            return sign(int(a) - int(b))
-        except ValueError as exc:
-            raise StreamError(f"not a kinesis sequence number: {a!r} or {b!r}") from exc
+        return compare_sequence_numbers(a, b)
 
     def sort_key(self, position: str) -> str:
-        return position.zfill(64)
+        return sequence_sort_key(position)
 
     def delete(self) -> None:
         """Delete the stream (tests, resets)."""
@@ -247,3 +244,16 @@ def _client(region: str, endpoint_url: str | None) -> Any:
     return boto3.client(
         "kinesis", region_name=region, endpoint_url=endpoint_url or None, config=config
     )
+
+
+def compare_sequence_numbers(a: str, b: str) -> int:
+    """-1, 0 or 1 as Kinesis sequence number ``a`` is before, equal to or after ``b``."""
+    try:
+        return sign(int(a) - int(b))
+    except ValueError as exc:
+        raise StreamError(f"not a kinesis sequence number: {a!r} or {b!r}") from exc
+
+
+def sequence_sort_key(position: str) -> str:
+    """A fixed-width form of a sequence number that sorts as the numbers compare."""
+    return position.zfill(64)

@@ -47,9 +47,6 @@ class ClientStats:
     retries: Counter[str] = field(default_factory=Counter)
     waited_seconds: float = 0.0
 
-    def describe_retries(self) -> str:
-        return ", ".join(f"{n} {reason}" for reason, n in sorted(self.retries.items())) or "none"
-
 
 @dataclass
 class Page:
