@@ -1,0 +1,131 @@
+"""One redaction for URLs and driver errors: every URL form, query parameters, messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from shoplake.redact import error_message, redact, url_password
+
+URLS = [
+    # (url as configured, as it may be shown)
+    (
+        "postgresql://alice:pa/ss9Secret@db.internal:5432/shop",
+        "postgresql://alice:***@db.internal:5432/shop",
+    ),
+    ("postgresql://alice:p@ss@w0rd@db/shop", "postgresql://alice:***@db/shop"),
+    ("postgresql://alice:pa%2Fss%40w0rd@db/shop", "postgresql://alice:***@db/shop"),
+    ("postgresql://alice:a:b:c@db/shop", "postgresql://alice:***@db/shop"),
+    (
+        "postgresql+psycopg://alice:s3cret@db:5432/shop",
+        "postgresql+psycopg://alice:***@db:5432/shop",
+    ),
+    ("mysql+pymysql://u:p%40ss@h/db", "mysql+pymysql://u:***@h/db"),
+    (
+        "mysql+pymysql://root:r00t/pw@127.0.0.1:3306/classicmodels?charset=utf8mb4",
+        "mysql+pymysql://root:***@127.0.0.1:3306/classicmodels?charset=utf8mb4",
+    ),
+    ("redis://:v4lkey@127.0.0.1:6390/0", "redis://:***@127.0.0.1:6390/0"),
+    ("postgresql://alice@db/shop?password=qSecret1", "postgresql://alice@db/shop?password=***"),
+    (
+        "postgresql://db/shop?sslmode=require&sslpassword=kSecret2&application_name=x",
+        "postgresql://db/shop?sslmode=require&sslpassword=***&application_name=x",
+    ),
+    (
+        "https://api.example.com/v1?token=tSecret3&page=2",
+        "https://api.example.com/v1?token=***&page=2",
+    ),
+    ("https://api.example.com/v1?api_key=aSecret4", "https://api.example.com/v1?api_key=***"),
+    ("https://h/x?secret=zSecret5&access_key=AKzz", "https://h/x?secret=***&access_key=***"),
+    (
+        "s3://AKIAIOSFODNN7EXAMPLE:wJalr/XUtnFEMI%2FK7MDENG@bucket/warehouse",
+        "s3://***:***@bucket/warehouse",
+    ),
+    (
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=ab12",
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***",
+    ),
+    # nothing secret: unchanged
+    ("sqlite:////tmp/a:b/source.db", "sqlite:////tmp/a:b/source.db"),
+    (
+        "postgresql://alice@db:5432/shop?sslmode=require",
+        "postgresql://alice@db:5432/shop?sslmode=require",
+    ),
+    ("file:///tmp/warehouse", "file:///tmp/warehouse"),
+]
+
+
+@pytest.mark.parametrize(("url", "shown"), URLS)
+def test_every_url_form_loses_its_secret(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+@pytest.mark.parametrize(("url", "_"), URLS[:8])
+def test_a_url_inside_a_message_is_redacted_too(url: str, _: str) -> None:
+    message = f"cannot connect to source {url!r}: timeout"
+    password = url_password(url)
+    assert password is not None
+    assert password not in redact(message)
+    assert redact(message).endswith("***@" + url.rsplit("@", 1)[1] + "': timeout")
+
+
+def test_driver_messages_lose_passwords_tokens_and_keys() -> None:
+    assert (
+        redact("invalid dsn: host=db user=alice password=pa/ss9 dbname=shop")
+        == "invalid dsn: host=db user=alice password=*** dbname=shop"
+    )
+    assert redact("conninfo \"password='x y z' host=h\"") == "conninfo \"password='***' host=h\""
+    assert redact('{"client_secret": "abc123", "page": 2}') == '{"client_secret": "***", "page": 2}'
+    assert redact("{'token': 'tok-9'}") == "{'token': '***'}"
+    assert redact("Authorization: Bearer eyJhbGci.x-y_z") == "Authorization: Bearer ***"
+    # a pymysql refusal says "using password: YES": no secret, kept readable
+    refusal = "(1045, \"Access denied for user 'alice'@'localhost' (using password: YES)\")"
+    assert redact(refusal) == refusal
+
+
+def test_known_secrets_are_removed_in_any_form() -> None:
+    text = "login failed with pa/ss9 (escaped pa%2Fss9)"
+    assert redact(text, ["pa%2Fss9"]) == "login failed with *** (escaped ***)"
+    assert redact("a b", ["", None, "b"]) == "a b"  # too short to replace safely
+
+
+def test_url_password() -> None:
+    assert url_password("postgresql://alice:p@ss@db/shop") == "p@ss"
+    assert url_password("postgresql://alice@db/shop") is None
+    assert url_password("redis://:pw1@h") == "pw1"
+
+
+class _DriverError(Exception):
+    pass
+
+
+class _WrappedError(Exception):
+    def __init__(self, message: str, orig: Exception) -> None:
+        super().__init__(message)
+        self.orig = orig
+
+
+def test_error_message_keeps_the_drivers_first_line_redacted() -> None:
+    orig = _DriverError(
+        'connection to server at "db" failed: password=pa/ss9 rejected\nDETAIL: more\n'
+        "(Background on this error at: https://sqlalche.me/e/20/e3q8)"
+    )
+    wrapped = _WrappedError(
+        "(psycopg.OperationalError) ... [parameters: ('alice@example.com',)]", orig
+    )
+    assert error_message(wrapped) == 'connection to server at "db" failed: password=*** rejected'
+    assert error_message(_DriverError("")) == "_DriverError"
+    assert (
+        error_message(_DriverError("x\n(Background on this error at: https://sqlalche.me/e)"))
+        == "x"
+    )
+    assert error_message(ValueError("bad pa/ss9 here"), ["pa/ss9"]) == "bad *** here"
+
+
+def test_error_message_of_a_real_sqlalchemy_error() -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine("sqlite:////nonexistent-dir/x.db")
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        engine.connect()
+    assert "Background on this error" in str(caught.value)
+    assert error_message(caught.value) == "unable to open database file"
