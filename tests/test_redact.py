@@ -119,6 +119,8 @@ def test_error_message_keeps_the_drivers_first_line_redacted() -> None:
         == "x"
     )
     assert error_message(ValueError("bad pa/ss9 here"), ["pa/ss9"]) == "bad *** here"
+    url = "postgresql://alice:pa%2Fss9@db/shop"
+    assert error_message(ValueError("login pa/ss9 refused"), url=url) == "login *** refused"
 
 
 def test_error_message_of_a_real_sqlalchemy_error() -> None:

@@ -6,18 +6,20 @@ Nested keys use a double underscore in the environment: ``SHOPLAKE_SOURCE__URL``
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from shoplake.redact import SECRET_NAME, redact
 
 WriteStrategy = Literal["cursor", "snapshot"]
 OutputFormat = Literal["text", "json"]
@@ -208,7 +210,7 @@ class SupplierFaultSettings(BaseModel):
 class SupplierClientSettings(BaseModel):
     """One OAuth2 client the local supplier API accepts."""
 
-    secret: str
+    secret: SecretStr
     scopes: list[str] = Field(default_factory=lambda: ["catalog:read", "reviews:read"])
 
 
@@ -220,8 +222,10 @@ class SupplierSettings(BaseModel):
     )
     port: int = Field(default=8070, gt=0, lt=65536, description="the local API, 127.0.0.1")
     client_id: str = Field(default="shoplake", description="OAuth2 client-credentials id")
-    client_secret: str = Field(default="local-supplier-secret", description="OAuth2 secret")
-    token: str | None = Field(
+    client_secret: SecretStr = Field(
+        default=SecretStr("local-supplier-secret"), description="OAuth2 secret"
+    )
+    token: SecretStr | None = Field(
         default=None, description="a static bearer token to use instead of client credentials"
     )
     page_size: int = Field(default=200, gt=0, le=1000, description="records per page")
@@ -259,7 +263,7 @@ class DoctorSettings(BaseModel):
         default=500.0, gt=0, description="median round trip above this is reported as slow"
     )
     latency_samples: int = Field(default=3, ge=1, description="round trips timed per endpoint")
-    api_key: str | None = Field(
+    api_key: SecretStr | None = Field(
         default=None, description="a shoplake API key to probe the API's auth with"
     )
 
@@ -410,7 +414,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         if name == "data_dir":
             continue
         value = getattr(settings, name)
-        text = value.model_dump_json() if isinstance(value, BaseModel) else str(value)
+        text = (
+            json.dumps(value.model_dump(), default=_plain)
+            if isinstance(value, BaseModel)
+            else str(value)
+        )
         env[f"SHOPLAKE_{name.upper()}"] = text
     return env
 
@@ -422,12 +430,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-_SECRET_KEY = re.compile(r"(password|secret|token|api_key|access_key|credential)", re.I)
-
-
-def mask_url(url: str) -> str:
-    """Hide the password of a URL (``scheme://user:***@host/db``)."""
-    return re.sub(r"(://[^:/@]*:)[^@/]+(@)", r"\1***\2", url)
+def _plain(value: Any) -> Any:
+    """JSON of what ``json`` cannot encode: a secret's value (a child process needs it)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value)
 
 
 def masked(value: Any, key: str = "") -> Any:
@@ -437,9 +444,9 @@ def masked(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [masked(v, key) for v in value]
     if isinstance(value, str):
-        if _SECRET_KEY.search(key) and value:
+        if SECRET_NAME.search(key) and value:
             return "***"
-        return mask_url(value)
+        return redact(value)
     return value
 
 

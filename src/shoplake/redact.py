@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 MASK = "***"
 
@@ -56,7 +56,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every secret it carries replaced by ``***`` (see the module doc)."""
     for secret in secrets:
         if secret and len(secret) >= 3:
-            for form in {secret, unquote(secret)}:
+            for form in {secret, unquote(secret), quote(unquote(secret), safe="")}:
                 text = text.replace(form, MASK)
     text = _USERINFO.sub(rf"\g<1>{MASK}\g<2>", text)
     text = _PAIR.sub(_keep_quotes, text)
@@ -71,14 +71,18 @@ def url_password(url: str) -> str | None:
     return match.group(1) if match and match.group(1) else None
 
 
-def error_message(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+def error_message(
+    exc: BaseException, secrets: Iterable[str | None] = (), *, url: str | None = None
+) -> str:
     """One redacted line saying why a driver call failed.
 
     SQLAlchemy wraps the driver's exception (``exc.orig``) and appends the statement, its
     parameters (which can hold row values) and a link; only the driver's own first line is
-    kept. Falls back to the exception's type name when it has no message.
+    kept. ``url``: the URL the driver was given, whose password is hidden in any form the
+    message quotes it. Falls back to the exception's type name when it has no message.
     """
     cause = getattr(exc, "orig", None) or exc
     text = _BACKGROUND.sub("", str(cause))
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return redact(lines[0], secrets) if lines else type(cause).__name__
+    known = [*secrets, url_password(url) if url else None]
+    return redact(lines[0], known) if lines else type(cause).__name__

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from shoplake.config import mask_url
 from shoplake.errors import SourceError
+from shoplake.redact import error_message, redact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
@@ -23,7 +23,7 @@ def parse_url(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError as exc:
-        raise SourceError(f"invalid source URL {mask_url(url)!r}: {exc}") from None
+        raise SourceError(f"invalid source URL {redact(url)!r}: {exc}") from None
 
 
 def dialect(url: str) -> str:
@@ -48,7 +48,7 @@ def create_source_engine(url: str) -> Engine:
         engine = create_engine(normalized)
     except ModuleNotFoundError as exc:
         raise SourceError(
-            f"no driver for {mask_url(url)!r} ({exc.name} missing): "
+            f"no driver for {redact(url)!r} ({exc.name} missing): "
             "install shoplake[postgres] for PostgreSQL sources"
         ) from None
     if engine.dialect.name == "sqlite":
@@ -83,8 +83,8 @@ def check_connection(engine: Engine, url: str, *, must_exist: bool = False) -> N
         with engine.connect():
             pass
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise SourceError(f"cannot connect to source {mask_url(url)!r}: {reason}") from None
+        reason = error_message(exc, url=url)
+        raise SourceError(f"cannot connect to source {redact(url)!r}: {reason}") from None
 
 
 def sqlite_path(url: str) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from shoplake import services
 from shoplake.config import child_environment, load_settings
@@ -209,7 +210,7 @@ def test_supplier_data_joins_the_product_dimension(
 def _as_client(shop: Platform, client_id: str, secret: str) -> Platform:
     """The same platform, talking to the supplier API as another OAuth2 client."""
     supplier = shop.settings.supplier.model_copy(
-        update={"client_id": client_id, "client_secret": secret}
+        update={"client_id": client_id, "client_secret": SecretStr(secret)}
     )
     return Platform(settings=shop.settings.model_copy(update={"supplier": supplier}))
 

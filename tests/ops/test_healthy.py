@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from shoplake import services
 from shoplake.config import Settings, child_environment, load_settings
@@ -144,7 +145,7 @@ def test_revoked_and_unknown_api_keys(platform: Settings) -> None:
 
 def _api_report(settings: Settings, key: str) -> EndpointReport:
     settings = settings.model_copy(
-        update={"doctor": settings.doctor.model_copy(update={"api_key": key})}
+        update={"doctor": settings.doctor.model_copy(update={"api_key": SecretStr(key)})}
     )
     (report,) = diagnose(build_probes(settings, ["api"]))
     return report

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from shoplake.config import Settings, load_settings
 from shoplake.ops.doctor import EndpointReport, diagnose
@@ -71,7 +72,7 @@ def test_healthy_supplier_api_notes_short_lived_tokens(short_tokens: Settings) -
 
 
 def test_wrong_client_secret(short_tokens: Settings) -> None:
-    report = _report(short_tokens, client_secret="not-the-secret")
+    report = _report(short_tokens, client_secret=SecretStr("not-the-secret"))
     assert report.failed_layer == "auth"
     assert report.problem is not None and report.fix is not None
     assert "client shoplake rejected by" in report.problem
@@ -81,9 +82,10 @@ def test_wrong_client_secret(short_tokens: Settings) -> None:
 
 def test_expired_static_token(short_tokens: Settings) -> None:
     base_url = short_tokens.supplier.base_url()
-    token = fetch_token(base_url, "shoplake", short_tokens.supplier.client_secret)
+    secret = short_tokens.supplier.client_secret.get_secret_value()
+    token = fetch_token(base_url, "shoplake", secret)
     time.sleep(1.2)
-    report = _report(short_tokens, token=token)
+    report = _report(short_tokens, token=SecretStr(token))
     assert report.failed_layer == "auth"
     assert report.problem == (
         "the static token in supplier.token was refused: token expired (401 invalid_token)"
@@ -92,13 +94,13 @@ def test_expired_static_token(short_tokens: Settings) -> None:
 
 
 def test_unknown_static_token(short_tokens: Settings) -> None:
-    report = _report(short_tokens, token="made-up")
+    report = _report(short_tokens, token=SecretStr("made-up"))
     assert report.failed_layer == "auth"
     assert "refused: unknown token" in (report.problem or "")
 
 
 def test_missing_scope_is_named(short_tokens: Settings) -> None:
-    report = _report(short_tokens, client_id="reader", client_secret="reader-secret")
+    report = _report(short_tokens, client_id="reader", client_secret=SecretStr("reader-secret"))
     assert report.failed_layer == "permission"
     assert report.problem == (
         "client reader lacks scope catalog:read for GET /v1/products "

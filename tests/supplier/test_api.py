@@ -60,7 +60,8 @@ def api(
 @pytest.fixture(scope="module")
 def token(api: tuple[str, Settings]) -> str:
     url, settings = api
-    return fetch_token(url, settings.supplier.client_id, settings.supplier.client_secret)
+    secret = settings.supplier.client_secret.get_secret_value()
+    return fetch_token(url, settings.supplier.client_id, secret)
 
 
 def _store(settings: Settings) -> SupplierStore:
@@ -194,7 +195,7 @@ def test_wrong_secret_is_invalid_client(api: tuple[str, Settings]) -> None:
 
 def test_basic_auth_and_requested_scope(api: tuple[str, Settings]) -> None:
     url, settings = api
-    auth = (settings.supplier.client_id, settings.supplier.client_secret)
+    auth = (settings.supplier.client_id, settings.supplier.client_secret.get_secret_value())
     form = {"grant_type": "client_credentials", "scope": "reviews:read other"}
     response = httpx.post(f"{url}/oauth/token", data=form, auth=auth)
     assert response.status_code == 200

@@ -60,9 +60,9 @@ def test_api_announces_itself_and_applies_options(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         form = {"grant_type": "client_credentials", "client_id": "shoplake"}
-        form["client_secret"] = settings.supplier.client_secret
+        form["client_secret"] = settings.supplier.client_secret.get_secret_value()
         assert httpx.post(f"{url}/oauth/token", data=form).json()["expires_in"] == 2
-        assert fetch_token(url, "shoplake", settings.supplier.client_secret)
+        assert fetch_token(url, "shoplake", settings.supplier.client_secret.get_secret_value())
     finally:
         services.stop_child(process)
         if process.stderr is not None:

@@ -51,7 +51,7 @@ def _outcome(client: httpx.Client) -> str:
 
 def _observe(settings: Settings, requests: int = REQUESTS) -> list[str]:
     with running_supplier_api(settings) as url:
-        token = fetch_token(url, "shoplake", settings.supplier.client_secret)
+        token = fetch_token(url, "shoplake", settings.supplier.client_secret.get_secret_value())
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=5.0) as client:
             return [_outcome(client) for _ in range(requests)]
@@ -85,7 +85,7 @@ def test_faults_spare_health_token_and_auth_and_latency_is_added(
         assert httpx.get(f"{url}/health").status_code == 200
         started = time.monotonic()
         assert httpx.get(f"{url}/v1/products").status_code == 401  # before any fault
-        token = fetch_token(url, "shoplake", settings.supplier.client_secret)
+        token = fetch_token(url, "shoplake", settings.supplier.client_secret.get_secret_value())
         assert time.monotonic() - started < 0.2
         headers = {"Authorization": f"Bearer {token}"}
         started = time.monotonic()

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shoplake.config import mask_url
 from shoplake.errors import SourceDumpError, SourceError
 from shoplake.generate.mysqldump import INTEGER, read_classicmodels_dump
 from shoplake.generate.schema import CLASSICMODELS_TABLES, SOURCE_TABLES, create_schema, metadata
+from shoplake.redact import error_message, redact
 from shoplake.sourcedb import check_connection, create_source_engine, write_transaction
 
 __all__ = ["FALLBACK_RATED_AT", "load_classicmodels", "load_ratings_csv", "read_classicmodels_dump"]
@@ -23,11 +23,6 @@ log = logging.getLogger(__name__)
 #: order in the sample (2005-05-31), at noon. Other ratings get the day after the customer's
 #: latest order of that product, at noon — deterministic, and after the purchase.
 FALLBACK_RATED_AT = dt.datetime(2005, 6, 1, 12, 0)
-
-
-def _reason(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_classicmodels(url: str, dump_path: Path) -> dict[str, int]:
@@ -56,8 +51,8 @@ def load_classicmodels(url: str, dump_path: Path) -> dict[str, int]:
                 step = "committing"
         except SQLAlchemyError as exc:
             raise SourceError(
-                f"loading {dump_path} into {mask_url(url)!r} failed while {step} "
-                f"(nothing was changed): {_reason(exc)}"
+                f"loading {dump_path} into {redact(url)!r} failed while {step} "
+                f"(nothing was changed): {error_message(exc, url=url)}"
             ) from None
     finally:
         engine.dispose()
@@ -166,7 +161,7 @@ def load_ratings_csv(url: str, csv_path: Path) -> int:
     try:
         check_connection(engine, url)
         failure = (
-            f"cannot read customers, products and orders from {mask_url(url)!r} "
+            f"cannot read customers, products and orders from {redact(url)!r} "
             "(load the ClassicModels dump first)"
         )
         try:
@@ -183,7 +178,7 @@ def load_ratings_csv(url: str, csv_path: Path) -> int:
                     )
                 }
                 failure = (
-                    f"loading {csv_path} into `ratings` of {mask_url(url)!r} failed "
+                    f"loading {csv_path} into `ratings` of {redact(url)!r} failed "
                     "(nothing was changed)"
                 )
                 rows = _rating_rows(csv_path, pairs, known_customers, known_products, last_order)
@@ -191,7 +186,7 @@ def load_ratings_csv(url: str, csv_path: Path) -> int:
                 if rows:
                     conn.execute(ratings.insert(), rows)
         except SQLAlchemyError as exc:
-            raise SourceError(f"{failure}: {_reason(exc)}") from None
+            raise SourceError(f"{failure}: {error_message(exc, url=url)}") from None
     finally:
         engine.dispose()
     return len(rows)

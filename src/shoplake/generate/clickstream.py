@@ -565,9 +565,9 @@ def load_catalog_for_clickstream(
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shoplake.config import mask_url
     from shoplake.generate import schema
     from shoplake.generate.tastes import load_tastes
+    from shoplake.redact import error_message, redact
     from shoplake.sourcedb import check_connection, create_source_engine
 
     url = settings.source_url
@@ -587,8 +587,8 @@ def load_catalog_for_clickstream(
                 conn.execute(select(c.c.customerNumber).order_by(c.c.customerNumber)).scalars()
             )
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise SourceError(f"cannot read the catalogue from {mask_url(url)!r}: {reason}") from None
+        reason = error_message(exc, url=url)
+        raise SourceError(f"cannot read the catalogue from {redact(url)!r}: {reason}") from None
     finally:
         engine.dispose()
     if not products:

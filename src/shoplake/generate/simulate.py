@@ -78,7 +78,7 @@ def simulate(url: str, *, orders: int, seed: int, tastes_path: Path | None) -> S
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shoplake.config import mask_url
+    from shoplake.redact import error_message, redact
     from shoplake.sourcedb import check_connection, create_source_engine
 
     if orders < 0 or seed < 0:
@@ -88,14 +88,14 @@ def simulate(url: str, *, orders: int, seed: int, tastes_path: Path | None) -> S
     tastes = load_tastes(tastes_path) if tastes_path is not None and tastes_path.exists() else None
     missing = [t for t in schema.CLASSICMODELS_TABLES if not inspect(engine).has_table(t)]
     if missing:
-        raise SourceError(f"source {mask_url(url)!r} has no table {missing[0]}: generate it first")
+        raise SourceError(f"source {redact(url)!r} has no table {missing[0]}: generate it first")
     try:
         with write_transaction(engine) as conn:
             run = _Run(conn, orders, seed, tastes, inspect(conn).has_table("ratings"))
             run.apply()
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise SourceError(f"cannot simulate changes in {mask_url(url)!r}: {reason}") from None
+        reason = error_message(exc, url=url)
+        raise SourceError(f"cannot simulate changes in {redact(url)!r}: {reason}") from None
     finally:
         engine.dispose()
     return SimulateResult(changes=run.changes)

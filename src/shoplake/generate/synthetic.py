@@ -129,8 +129,8 @@ def generate(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shoplake.config import mask_url
     from shoplake.generate.schema import SOURCE_TABLES
+    from shoplake.redact import error_message, redact
     from shoplake.sourcedb import check_connection, create_source_engine
 
     if not scale > 0:
@@ -149,8 +149,8 @@ def generate(
                 if progress:
                     progress(name, counts[name])
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise SourceError(f"cannot generate into {mask_url(url)!r}: {reason}") from None
+        reason = error_message(exc, url=url)
+        raise SourceError(f"cannot generate into {redact(url)!r}: {reason}") from None
     finally:
         engine.dispose()
     try:

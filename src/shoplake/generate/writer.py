@@ -85,8 +85,9 @@ def bulk_insert(engine: Engine | Connection, table_name: str, data: pa.Table) ->
             with engine.begin() as conn:
                 _insert(conn, table_name, data)
     except errors as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
-        raise SourceError(f"cannot insert into {table_name}: {reason.splitlines()[0]}") from None
+        from shoplake.redact import error_message
+
+        raise SourceError(f"cannot insert into {table_name}: {error_message(exc)}") from None
     return data.num_rows
 
 

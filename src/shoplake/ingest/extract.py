@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from shoplake.config import mask_url
 from shoplake.errors import SourceError
 from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_batch
+from shoplake.redact import error_message, redact
 from shoplake.sourcedb import create_source_engine, dialect, libpq_uri, sqlite_path
 
 if TYPE_CHECKING:
@@ -92,7 +92,9 @@ class SqlAlchemyExtractor:
             with self.engine.connect() as conn:
                 return conn.execute(query).scalar()
         except SQLAlchemyError as exc:
-            raise SourceError(f"source query failed on {mask_url(self.url)!r}: {exc}") from None
+            raise SourceError(
+                f"source query failed on {redact(self.url)!r}: {error_message(exc, url=self.url)}"
+            ) from None
 
     def count(self, table: str, columns: list[SourceColumn], where: CursorRange | None) -> int:
         from sqlalchemy import func
@@ -126,7 +128,8 @@ class SqlAlchemyExtractor:
                     raw = pa.RecordBatch.from_arrays(arrays, names=schema.names)
                     yield conform_batch(raw, schema, table=table)
         except SQLAlchemyError as exc:
-            raise SourceError(f"reading source table {table!r} failed: {exc}") from None
+            reason = error_message(exc, url=self.url)
+            raise SourceError(f"reading source table {table!r} failed: {reason}") from None
 
 
 class SqliteExtractor(SqlAlchemyExtractor):
@@ -185,7 +188,8 @@ class SqliteExtractor(SqlAlchemyExtractor):
                         raw = pa.RecordBatch.from_arrays(batch.columns, names=schema.names)
                         yield conform_batch(raw, schema, table=table)
         except OSError as exc:  # ADBC reports driver errors as OSError subclasses
-            raise SourceError(f"reading source table {table!r} failed: {exc}") from None
+            reason = error_message(exc, url=self.url)
+            raise SourceError(f"reading source table {table!r} failed: {reason}") from None
 
 
 class PostgresExtractor(SqlAlchemyExtractor):
@@ -215,7 +219,8 @@ class PostgresExtractor(SqlAlchemyExtractor):
                         raw = pa.RecordBatch.from_arrays(part.columns, names=schema.names)
                         yield conform_batch(raw, schema, table=table)
         except adbc_pg.Error as exc:
-            raise SourceError(f"reading source table {table!r} failed: {exc}") from None
+            reason = error_message(exc, url=self.url)
+            raise SourceError(f"reading source table {table!r} failed: {reason}") from None
 
 
 def make_extractor(url: str) -> Extractor:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from shoplake.config import mask_url
 from shoplake.errors import ShoplakeError, SourceError
 from shoplake.ingest.bronze import (
     INGESTED_AT,
@@ -37,6 +36,7 @@ from shoplake.ingest.extract import Extractor, make_extractor
 from shoplake.ingest.locks import table_lock
 from shoplake.ingest.specs import TableSpec, resolve_spec
 from shoplake.lake.state import STATE_PROPERTY, IngestState, display_watermark, read_state
+from shoplake.redact import redact
 from shoplake.sourcedb import check_connection
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def ingest(
     check_connection(extractor.engine, settings.source_url, must_exist=True)
     names = tables or list_source_tables(extractor.engine)
     if not names:
-        raise SourceError(f"source {mask_url(settings.source_url)!r} has no tables to ingest")
+        raise SourceError(f"source {redact(settings.source_url)!r} has no tables to ingest")
     started_at = dt.datetime.now(dt.UTC)
     run = IngestRun(started_at.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6], started_at)
     results = []

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from shoplake.config import mask_url
 from shoplake.errors import LakeError, TableNotFoundError
+from shoplake.redact import redact
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -39,7 +39,7 @@ def open_catalog(settings: Settings) -> Catalog:
             if namespace not in existing:
                 catalog.create_namespace_if_not_exists(namespace)
     except Exception as exc:  # the SQL driver's errors vary by backend
-        raise LakeError(f"cannot open catalog {mask_url(uri)!r}: {exc}") from None
+        raise LakeError(f"cannot open catalog {redact(uri)!r}: {exc}") from None
     return catalog
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from shoplake.config import mask_url
+from shoplake.redact import redact
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
@@ -170,19 +170,19 @@ def run_probe(probe: Probe) -> EndpointReport:
     problem = fix = None
     if probe.config_error is not None:
         problem, fix = probe.config_error.problem, probe.config_error.fix
-        results.append(LayerResult(CONFIG, "fail", mask_url(problem)))
+        results.append(LayerResult(CONFIG, "fail", redact(problem)))
     try:
         for layer in LAYERS if problem is None else ():
             result, failure = _run_layer(probe, layer)
             results.append(result)
             if failure is not None:
-                problem, fix = mask_url(failure.problem), mask_url(failure.fix)
+                problem, fix = redact(failure.problem), redact(failure.fix)
                 break
     finally:
         probe.close()
     return EndpointReport(
         endpoint=probe.name,
-        target=mask_url(probe.target),
+        target=redact(probe.target),
         layers=tuple(results),
         problem=problem,
         fix=fix,
@@ -200,10 +200,10 @@ def _run_layer(probe: Probe, layer: Layer) -> tuple[LayerResult, Failed | None]:
     except Failed as failed:
         elapsed = (time.perf_counter() - started) * 1000
         ms = elapsed if failed.ms is None else failed.ms
-        return LayerResult(layer, "fail", mask_url(failed.problem), ms), failed
+        return LayerResult(layer, "fail", redact(failed.problem), ms), failed
     except Exception as exc:  # a probe's own bug or an error nobody classified yet
         _log.info("%s: %s layer", probe.name, layer, exc_info=True)
-        reason = mask_url(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        reason = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
         surprise = Failed(
             f"{layer} check failed unexpectedly: {reason}",
             "rerun with -v for the traceback; report it if the cause is not clear",

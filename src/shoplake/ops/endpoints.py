@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from shoplake.config import mask_url
 from shoplake.errors import ShoplakeError
 from shoplake.ops.doctor import Limits, Probe, misconfigured
+from shoplake.redact import redact
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
@@ -103,7 +103,7 @@ def _valkey_url(settings: Settings) -> tuple[str, str]:
 
     if settings.stream.url:
         url = settings.stream.url
-        return url, f"start the valkey server at {mask_url(url)} or fix stream.url"
+        return url, f"start the valkey server at {redact(url)} or fix stream.url"
     return valkey_url(settings), "run `shoplake up` or fix stream.url"
 
 

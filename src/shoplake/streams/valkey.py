@@ -88,9 +88,9 @@ class ValkeyEventLog:
         raise AssertionError("unreachable")
 
     def _safe_url(self) -> str:
-        from shoplake.config import mask_url
+        from shoplake.redact import redact
 
-        return mask_url(self.url)
+        return redact(self.url)
 
     def produce(self, payloads: Sequence[bytes], keys: Sequence[str]) -> None:
         check_batch(payloads, keys)

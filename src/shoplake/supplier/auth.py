@@ -36,8 +36,10 @@ class AuthError(Exception):
 
 def allowed_clients(settings: SupplierSettings) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Every client the API accepts: id → (secret, scopes); the configured one gets all scopes."""
-    clients = {cid: (c.secret, tuple(c.scopes)) for cid, c in settings.clients.items()}
-    clients[settings.client_id] = (settings.client_secret, ALL_SCOPES)
+    clients = {
+        cid: (c.secret.get_secret_value(), tuple(c.scopes)) for cid, c in settings.clients.items()
+    }
+    clients[settings.client_id] = (settings.client_secret.get_secret_value(), ALL_SCOPES)
     return clients
 
 

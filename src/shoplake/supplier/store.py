@@ -280,7 +280,7 @@ def read_source_products(source_url: str) -> list[dict[str, Any]]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shoplake.config import mask_url
+    from shoplake.redact import redact
 
     url = make_url(source_url)
     database = url.database or ""
@@ -295,7 +295,7 @@ def read_source_products(source_url: str) -> list[dict[str, Any]]:
             # Column names are matched case-insensitively (PostgreSQL folds them).
             rows = [{n: _get(row, n) for n in names} for row in found]
     except SQLAlchemyError as exc:
-        why = f"cannot read products from {mask_url(source_url)}: {_cause(exc)}"
+        why = f"cannot read products from {redact(source_url)}: {_cause(exc)}"
         raise SupplierStoreError(_MISSING_SOURCE.format(why=why)) from exc
     except KeyError as exc:
         why = f"the products table has no column {exc.args[0]}"

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shoplake.config import mask_url
 from shoplake.errors import ConfigError
+from shoplake.redact import redact
 from shoplake.vectors.base import (
     ClosesOnExit,
     Neighbour,
@@ -58,7 +58,7 @@ def _backend(url: str, setting: str) -> str:
     try:
         return make_url(url).get_backend_name()
     except ArgumentError as exc:
-        raise ConfigError(f"invalid {setting} {mask_url(url)!r}: {exc}") from None
+        raise ConfigError(f"invalid {setting} {redact(url)!r}: {exc}") from None
 
 
 def pgvector_url(settings: Settings) -> tuple[str, str]:
@@ -74,7 +74,7 @@ def pgvector_url(settings: Settings) -> tuple[str, str]:
         )
     if _backend(url, setting) != "postgresql":
         raise ConfigError(
-            f"{setting} must be a PostgreSQL URL for the pgvector backend, got {mask_url(url)!r}"
+            f"{setting} must be a PostgreSQL URL for the pgvector backend, got {redact(url)!r}"
         )
     return url, setting
 
@@ -101,7 +101,7 @@ class PgVectorIndex(ClosesOnExit):
 
     @property
     def location(self) -> str:
-        return f"{mask_url(self._url)} table {self.table}"
+        return f"{redact(self._url)} table {self.table}"
 
     @property
     def _where(self) -> str:
@@ -125,7 +125,7 @@ class PgVectorIndex(ClosesOnExit):
             self._conn = psycopg.connect(libpq_uri(self._url), autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise VectorError(
-                f"cannot connect to the pgvector database {mask_url(self._url)!r} "
+                f"cannot connect to the pgvector database {redact(self._url)!r} "
                 f"({self._setting}): {one_line(exc)}"
             ) from None
         return self._conn

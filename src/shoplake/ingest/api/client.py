@@ -81,7 +81,7 @@ class SupplierClient:
         self.stats = ClientStats()
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._token: str | None = settings.token
+        self._token = settings.token.get_secret_value() if settings.token else None
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=settings.timeout_seconds,
@@ -162,7 +162,7 @@ class SupplierClient:
         form = {
             "grant_type": "client_credentials",
             "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
+            "client_secret": settings.client_secret.get_secret_value(),
         }
         response = self._with_retries(
             "POST /oauth/token", lambda: self._http.post("/oauth/token", data=form)

@@ -7,9 +7,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shoplake.config import mask_url
 from shoplake.ops.assess.history import SnapshotPoint, snapshot_history
 from shoplake.ops.assess.model import Recorder
+from shoplake.redact import redact
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -117,4 +117,4 @@ class Context:
     def _catalog_name(self) -> str:
         if self.settings.profile == "aws":
             return f"Glue in {self.settings.aws.region}"
-        return mask_url(self.settings.catalog_uri)
+        return redact(self.settings.catalog_uri)

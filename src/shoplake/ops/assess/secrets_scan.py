@@ -15,19 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.config import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, SupplierSettings, mask_url
+from shoplake.config import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, SupplierSettings
 from shoplake.ops.assess.units import mask_secret
+from shoplake.redact import SECRET_NAME, redact
 from shoplake.serve.keys import KEY_PREFIX
 
 if TYPE_CHECKING:
     from shoplake.ops.assess.model import Recorder, Severity
 
 ENV_PREFIX = "SHOPLAKE_"
-SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_key|access_key|credential)", re.I)
 API_KEY = re.compile(rf"{re.escape(KEY_PREFIX)}[A-Za-z0-9_-]{{20,}}")
-URL_PASSWORD = re.compile(r"://[^:/@\s]*:[^@/\s]+@")
 #: Values that are public defaults of the local stack, not secrets.
-LOCAL_DEFAULTS = {"supplier.client_secret": SupplierSettings.model_fields["client_secret"].default}
+LOCAL_DEFAULTS = {
+    "supplier.client_secret": SupplierSettings().client_secret.get_secret_value(),
+}
 #: Environment variables that name things rather than hold settings.
 ENV_IGNORED = {CONFIG_FILE_ENV}
 
@@ -41,7 +42,7 @@ def classify(path: str, value: str) -> str | None:
     """What kind of secret ``value`` at ``path`` is, or None when it is not one."""
     if API_KEY.search(value):
         return "shoplake API key"
-    if URL_PASSWORD.search(value):
+    if "://" in value and redact(value) != value:
         return "password in a URL"
     leaf = path.rsplit(".", 1)[-1]
     if SECRET_NAME.search(leaf) and value and LOCAL_DEFAULTS.get(path) != value:
@@ -51,7 +52,7 @@ def classify(path: str, value: str) -> str | None:
 
 def shown(kind: str, value: str) -> str:
     """The masked form of a secret for the report."""
-    return mask_url(value) if kind == "password in a URL" else mask_secret(value)
+    return redact(value) if kind == "password in a URL" else mask_secret(value)
 
 
 def leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

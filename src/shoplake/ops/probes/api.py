@@ -43,7 +43,10 @@ class ApiProbe(HttpProbe):
             limits,
         )
         self.settings = settings
-        self.key = settings.doctor.api_key or os.environ.get(KEY_ENV) or None
+        configured = settings.doctor.api_key
+        self.key = (configured.get_secret_value() if configured else None) or os.environ.get(
+            KEY_ENV
+        )
         self.role: str | None = None
 
     def auth(self) -> str:

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from shoplake.config import mask_url
 from shoplake.ops.doctor import Failed, Limits, Measured
 from shoplake.ops.probes.network import Address, NetworkProbe
+from shoplake.redact import error_message, redact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
@@ -38,13 +38,7 @@ class SqlContext:
 
     @property
     def masked(self) -> str:
-        return mask_url(self.url)
-
-
-def driver_message(exc: BaseException) -> str:
-    """The first line of a driver error, without SQLAlchemy's wrapping."""
-    reason = str(getattr(exc, "orig", None) or exc).strip()
-    return reason.splitlines()[0] if reason else type(exc).__name__
+        return redact(self.url)
 
 
 def open_engine(context: SqlContext, timeout: float) -> Engine:
@@ -73,7 +67,7 @@ def open_engine(context: SqlContext, timeout: float) -> Engine:
 
 def diagnose_error(exc: BaseException, context: SqlContext, doing: str) -> Failed:
     """The diagnosis of a driver error raised while ``doing`` something."""
-    message = driver_message(exc)
+    message = error_message(exc, url=context.url)
     if context.backend == "postgresql":
         from shoplake.ops.probes.postgres import classify
 

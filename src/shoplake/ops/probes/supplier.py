@@ -52,7 +52,7 @@ class SupplierProbe(HttpProbe):
 
     def auth(self) -> str:
         if self.supplier.token:
-            self.token = self.supplier.token
+            self.token = self.supplier.token.get_secret_value()
             self._check_token("the static token in supplier.token")
             return "static bearer token (supplier.token) accepted"
         self.token = self._fetch_token()
@@ -67,7 +67,7 @@ class SupplierProbe(HttpProbe):
             data={
                 "grant_type": "client_credentials",
                 "client_id": client_id,
-                "client_secret": self.supplier.client_secret,
+                "client_secret": self.supplier.client_secret.get_secret_value(),
             },
         )
         body = json_body(response)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from shoplake.config import mask_url
+from shoplake.redact import redact
 from shoplake.serve.metrics import CONTENT_TYPE
 from shoplake.serve.responses import json_response, serve_state
 from shoplake.serve.state import ServeState
@@ -68,7 +68,7 @@ def _check(probe: Callable[[ServeState], str], state: ServeState) -> dict[str, s
         return _ok(probe(state))
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _down(mask_url(message))
+        return _down(redact(message))
 
 
 def _catalog(state: ServeState) -> str:
@@ -111,8 +111,8 @@ async def _online_store(state: ServeState) -> dict[str, str]:
     try:
         await store.ping()
     except Exception as exc:
-        return _down(mask_url(f"{state.store_url()}: {str(exc).strip() or type(exc).__name__}"))
-    return _ok(mask_url(state.store_url() or ""))
+        return _down(redact(f"{state.store_url()}: {str(exc).strip() or type(exc).__name__}"))
+    return _ok(redact(state.store_url() or ""))
 
 
 @router.get(
