@@ -111,7 +111,8 @@ def test_schema_version_rules() -> None:
     del event["schema_version"]
     assert reason(event) == "missing field 'schema_version'"
     assert (
-        reason(good(schema_version="1")) == "field 'schema_version': expected an integer, got '1'"
+        reason(good(schema_version="1"))
+        == "field 'schema_version': expected an integer, got a string"
     )
     assert (
         reason(good(schema_version=True)) == "field 'schema_version': expected an integer, got true"
@@ -136,9 +137,13 @@ def test_unknown_extra_fields_are_ignored() -> None:
 
 
 def test_event_id() -> None:
-    assert reason(good(event_id="")) == "field 'event_id': expected a non-empty string, got ''"
     assert (
-        reason(good(event_id=12345)) == "field 'event_id': expected a non-empty string, got 12345"
+        reason(good(event_id=""))
+        == "field 'event_id': expected a non-empty string, got an empty string"
+    )
+    assert (
+        reason(good(event_id=12345))
+        == "field 'event_id': expected a non-empty string, got an integer"
     )
     assert reason(good(event_id="x" * 65)) == "field 'event_id': longer than 64 characters (65)"
     assert ok(good(event_id="x" * 64)).event_id == "x" * 64
@@ -147,25 +152,23 @@ def test_event_id() -> None:
 def test_event_type() -> None:
     assert reason(good(event_type="click")) == (
         "field 'event_type': expected one of add_to_cart, page_view, purchase, "
-        "remove_from_cart, search, got 'click'"
+        "remove_from_cart, search, got a string"
     )
 
 
 def test_event_time_must_be_a_string() -> None:
     assert reason(good(event_time=1764000000)) == (
-        "field 'event_time': expected an ISO-8601 string with a timezone, got 1764000000"
+        "field 'event_time': expected an ISO-8601 string with a timezone, got an integer"
     )
 
 
 def test_event_time_must_parse() -> None:
-    assert reason(good(event_time="yesterday")) == (
-        "field 'event_time': not an ISO-8601 timestamp: 'yesterday'"
-    )
+    assert reason(good(event_time="yesterday")) == ("field 'event_time': not an ISO-8601 timestamp")
 
 
 def test_event_time_needs_a_timezone() -> None:
     assert reason(good(event_time="2026-11-24T10:15:02")) == (
-        "field 'event_time': '2026-11-24T10:15:02' has no timezone"
+        "field 'event_time': the timestamp has no timezone"
     )
 
 
@@ -177,12 +180,12 @@ def test_event_time_is_converted_to_utc() -> None:
 
 def test_event_time_in_the_future() -> None:
     assert reason(good(event_time="2031-01-01T00:00:00Z")) == (
-        "field 'event_time': 2031-01-01T00:00:00Z is more than 1 day in the future"
+        "field 'event_time': more than 1 day in the future"
     )
     assert ok(good(event_time="2026-11-25T12:00:00Z")).event_time == NOW + timedelta(days=1)
     assert reason(good(event_time="2026-11-25T12:00:00.001Z")).endswith("1 day in the future")
     assert reason(good(event_time="2026-11-24T18:00:01Z"), max_future=timedelta(hours=6)) == (
-        "field 'event_time': 2026-11-24T18:00:01Z is more than 6 hours in the future"
+        "field 'event_time': more than 6 hours in the future"
     )
 
 
@@ -197,14 +200,12 @@ def test_session_id() -> None:
 
 def test_customer_number() -> None:
     assert reason(good(customer_number="103")) == (
-        "field 'customer_number': expected an integer or null, got '103'"
+        "field 'customer_number': expected an integer or null, got a string"
     )
     assert reason(good(customer_number=1.5)) == (
-        "field 'customer_number': expected an integer or null, got 1.5"
+        "field 'customer_number': expected an integer or null, got a number"
     )
-    assert reason(good(customer_number=2**63)) == (
-        f"field 'customer_number': {2**63} is out of range (int64)"
-    )
+    assert reason(good(customer_number=2**63)) == ("field 'customer_number': out of range (int64)")
     assert ok(good(customer_number=None)).customer_number is None
 
 
@@ -224,21 +225,21 @@ def test_product_code_optional_for_page_views_and_searches() -> None:
 
 def test_product_code_type_and_catalogue() -> None:
     assert reason(good(product_code=123)) == (
-        "field 'product_code': expected a non-empty string or null, got 123"
+        "field 'product_code': expected a non-empty string or null, got an integer"
     )
     assert reason(good(product_code="S99_9999")) == (
-        "field 'product_code': unknown product 'S99_9999'"
+        "field 'product_code': unknown product (not in the catalogue)"
     )
     assert ok(good(product_code="S99_9999"), known=None).product_code == "S99_9999"
 
 
 def test_quantity() -> None:
     assert reason(good(quantity="three")) == (
-        "field 'quantity': expected an integer >= 1, got 'three'"
+        "field 'quantity': expected an integer >= 1, got a string"
     )
-    assert reason(good(quantity=0)) == "field 'quantity': expected an integer >= 1, got 0"
-    assert reason(good(quantity=2.0)) == "field 'quantity': expected an integer >= 1, got 2.0"
-    assert reason(good(quantity=2**31)) == f"field 'quantity': {2**31} is out of range (int32)"
+    assert reason(good(quantity=0)) == "field 'quantity': expected an integer >= 1, got an integer"
+    assert reason(good(quantity=2.0)) == "field 'quantity': expected an integer >= 1, got a number"
+    assert reason(good(quantity=2**31)) == "field 'quantity': out of range (int32)"
     assert reason(good(event_type="add_to_cart", quantity=None)) == (
         "field 'quantity': required for add_to_cart events"
     )
@@ -247,11 +248,11 @@ def test_quantity() -> None:
 
 def test_price() -> None:
     assert reason(good(price=None)) == "field 'price': required for purchase events"
-    assert reason(good(price=-1)) == "field 'price': expected a number >= 0, got -1"
-    assert reason(good(price="19.99")) == "field 'price': expected a number >= 0, got '19.99'"
+    assert reason(good(price=-1)) == "field 'price': expected a number >= 0, got a negative integer"
+    assert reason(good(price="19.99")) == "field 'price': expected a number >= 0, got a string"
     assert reason(good(price=False)) == "field 'price': expected a number >= 0, got false"
-    assert reason(good(price=19.999)) == "field 'price': more than 2 decimals in 19.999"
-    assert reason(good(price=1e8)) == "field 'price': 100000000.0 does not fit decimal(10,2)"
+    assert reason(good(price=19.999)) == "field 'price': more than 2 decimals"
+    assert reason(good(price=1e8)) == "field 'price': does not fit decimal(10,2)"
     assert ok(good(price=19.9)).price == Decimal("19.90")
     assert ok(good(price=20)).price == Decimal("20.00")
     assert ok(good(price=0)).price == Decimal("0.00")
@@ -261,7 +262,7 @@ def test_price() -> None:
 
 def test_device() -> None:
     assert reason(good(device="tv")) == (
-        "field 'device': expected one of app, bot, mobile, web, got 'tv'"
+        "field 'device': expected one of app, bot, mobile, web, got a string"
     )
 
 
@@ -271,18 +272,25 @@ def test_query() -> None:
         "field 'query': expected a non-empty string for search, got null"
     )
     assert reason(good(**search, query="")) == (
-        "field 'query': expected a non-empty string for search, got ''"
+        "field 'query': expected a non-empty string for search, got an empty string"
     )
     assert reason(good(query="mustang")) == (
-        "field 'query': only allowed for search events, got 'mustang'"
+        "field 'query': only allowed for search events, got a string"
     )
 
 
-def test_first_problem_wins_and_long_values_are_cut() -> None:
+def test_first_problem_wins() -> None:
     assert reason(good(event_id="", device="tv")).startswith("field 'event_id'")
-    assert reason(good(device="t" * 100)) == (
-        f"field 'device': expected one of app, bot, mobile, web, got {'t' * 40!r}…"
-    )
+
+
+PERSONAL = {"query": "jane.doe@example.com +1 555 0100", "session_id": 31415926, "device": "Jane"}
+
+
+@pytest.mark.parametrize(("name", "value"), PERSONAL.items())
+def test_reasons_name_the_field_and_rule_never_the_value(name: str, value: object) -> None:
+    text = reason(good(**{name: value}))
+    assert text.startswith(f"field '{name}': ")
+    assert str(value) not in text and "jane" not in text.lower()
 
 
 # -- encode, round trips, Arrow -----------------------------------------------------------

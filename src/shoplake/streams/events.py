@@ -236,8 +236,9 @@ def parse(raw: bytes) -> Any:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
-def show(value: Any, limit: int = 40) -> str:
-    """A value as it appears in a reason: JSON words for null/booleans, Python repr otherwise."""
+def show(value: Any) -> str:
+    """What a value is, as a reason names it: its JSON kind, never the value itself (a payload
+    may carry personal data, and reasons are read by people who may not see it)."""
     if value is None:
         return "null"
     if value is True:
@@ -248,10 +249,13 @@ def show(value: Any, limit: int = 40) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, str) and len(value) > limit:
-        return repr(value[:limit]) + "…"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+    if isinstance(value, str):
+        return "a string" if value else "an empty string"
+    if isinstance(value, int):
+        return "an integer" if value >= 0 else "a negative integer"
+    if isinstance(value, float):
+        return "a number" if value >= 0 else "a negative number"
+    return type(value).__name__
 
 
 def humanize(span: timedelta) -> str:
@@ -283,21 +287,9 @@ def validate(
     except ValueError as exc:
         return Invalid(f"bad JSON: {exc}", raw)
     if type(data) is not dict:
-        return Invalid(f"expected a JSON object, got {_kind(data)}", raw)
+        return Invalid(f"expected a JSON object, got {show(data)}", raw)
     result = _check(data, known_products, now + max_future, max_future)
     return Invalid(result, raw) if isinstance(result, str) else result
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
 
 
 def _check(
@@ -338,16 +330,16 @@ def _check(
     try:
         event_time = datetime.fromisoformat(text)
     except ValueError:
-        return f"field 'event_time': not an ISO-8601 timestamp: {show(text)}"
+        return "field 'event_time': not an ISO-8601 timestamp"
     if event_time.tzinfo is None:
-        return f"field 'event_time': {show(text)} has no timezone"
+        return "field 'event_time': the timestamp has no timezone"
     if event_time.tzinfo is not UTC:
         try:
             event_time = event_time.astimezone(UTC)
         except OverflowError:
-            return f"field 'event_time': {show(text)} is out of range"
+            return "field 'event_time': the timestamp is out of range"
     if event_time > latest:
-        return f"field 'event_time': {text[:40]} is more than {humanize(max_future)} in the future"
+        return f"field 'event_time': more than {humanize(max_future)} in the future"
 
     session_id = data["session_id"]
     if type(session_id) is not str or not session_id:
@@ -360,7 +352,7 @@ def _check(
         if type(customer) is not int:
             return f"field 'customer_number': expected an integer or null, got {show(customer)}"
         if not _INT64_MIN <= customer <= _INT64_MAX:
-            return f"field 'customer_number': {customer} is out of range (int64)"
+            return "field 'customer_number': out of range (int64)"
 
     needs_product = event_type in NEEDS_PRODUCT
     product = data["product_code"]
@@ -370,7 +362,7 @@ def _check(
     elif type(product) is not str or not product:
         return f"field 'product_code': expected a non-empty string or null, got {show(product)}"
     elif known_products is not None and product not in known_products:
-        return f"field 'product_code': unknown product {show(product)}"
+        return "field 'product_code': unknown product (not in the catalogue)"
 
     quantity = data["quantity"]
     if quantity is None:
@@ -379,7 +371,7 @@ def _check(
     elif type(quantity) is not int or quantity < 1:
         return f"field 'quantity': expected an integer >= 1, got {show(quantity)}"
     elif quantity > _INT32_MAX:
-        return f"field 'quantity': {quantity} is out of range (int32)"
+        return "field 'quantity': out of range (int32)"
 
     raw_price = data["price"]
     price: Decimal | None = None
@@ -393,11 +385,11 @@ def _check(
         if raw_price < 0 or (kind is float and not math.isfinite(raw_price)):
             return f"field 'price': expected a number >= 0, got {show(raw_price)}"
         if raw_price >= _PRICE_LIMIT:
-            return f"field 'price': {show(raw_price)} does not fit decimal(10,2)"
+            return "field 'price': does not fit decimal(10,2)"
         try:
             price = Decimal(repr(raw_price)) if kind is float else Decimal(raw_price)
             if price.as_tuple().exponent < -2:  # type: ignore[operator]
-                return f"field 'price': more than 2 decimals in {show(raw_price)}"
+                return "field 'price': more than 2 decimals"
             price = price.quantize(_CENT)
         except InvalidOperation:
             return f"field 'price': expected a number >= 0, got {show(raw_price)}"
