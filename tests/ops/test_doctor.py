@@ -9,6 +9,7 @@ from shoplake.ops.doctor import (
     LAYERS,
     Failed,
     Measured,
+    NotListening,
     Probe,
     Skipped,
     diagnose,
@@ -127,4 +128,48 @@ def test_text_rendering() -> None:
         "dns✓ tcp✓ tls✓ auth✓ permission✓ latency✓  1.2 ms",
         "    note:    API key not probed",
         "2 endpoints: 1 ok (1 with notes), 1 failing: event-log",
+    ]
+
+
+def _stopped(name: str, on_demand: str | None) -> Scripted:
+    refused = NotListening("connection refused on 127.0.0.1:8000: nothing listens there", "run it")
+    probe = Scripted(name, "http://127.0.0.1:8000", dns=Skipped("IP"), tcp=refused)
+    probe.on_demand = on_demand
+    return probe
+
+
+def test_an_on_demand_server_not_running_is_not_a_failure() -> None:
+    report = run_probe(_stopped("api", "shoplake serve"))
+    assert report.ok and report.status == "not running"
+    assert report.start == "shoplake serve" and report.failed_layer is None
+    assert [(r.layer, r.status) for r in report.layers] == [("dns", "skipped"), ("tcp", "skipped")]
+    assert report.layers[1].detail == (
+        "not running: connection refused on 127.0.0.1:8000: nothing listens there"
+    )
+    document = report.to_dict()
+    assert (document["status"], document["start"], document["problem"]) == (
+        "not running", "shoplake serve", None
+    )  # fmt: skip
+
+
+def test_without_a_start_command_nothing_listening_fails() -> None:
+    report = run_probe(_stopped("api", None))
+    assert not report.ok and report.status == "fail" and report.start is None
+    assert (report.failed_layer, report.fix) == ("tcp", "run it")
+
+
+def test_other_failures_of_an_on_demand_server_still_fail() -> None:
+    probe = _stopped("api", "shoplake serve")
+    probe.script["tcp"] = "connected"
+    probe.script["auth"] = Failed("GET /health answered 404: not the shoplake API", "fix it")
+    report = run_probe(probe)
+    assert report.status == "fail" and report.failed_layer == "auth" and report.start is None
+
+
+def test_text_rendering_of_a_server_not_running() -> None:
+    lines = [line.plain for line in render(diagnose([_stopped("api", "shoplake serve")]))]
+    assert lines == [
+        "○ api  http://127.0.0.1:8000  dns– tcp–",
+        "    not running — start it with `shoplake serve`",
+        "1 endpoint: 0 ok, 1 not running",
     ]

@@ -1,5 +1,6 @@
 """Everything running — valkey, the supplier API, `shoplake serve` with a key — is all green;
-then the shoplake API's key problems, through the real CLI."""
+then the shoplake API's key problems, and servers started on demand that are not running,
+through the real CLI."""
 
 from __future__ import annotations
 
@@ -162,3 +163,73 @@ def test_cli_failure_exit_status_and_json(tmp_path: Path) -> None:
     done = _doctor(settings, "nonsense")
     assert done.returncode == 1
     assert "unknown endpoint nonsense: choose from source, catalog" in done.stderr
+
+
+def test_servers_started_on_demand_may_be_stopped(tmp_path: Path) -> None:
+    """Right after `shoplake up`: valkey runs, the supplier API and the shoplake API do not."""
+    overrides = {"supplier.port": free_port(), "serve.port": free_port()}
+    data_dir = generate_source(tmp_path / "shop")
+    settings = load_settings(
+        data_dir=data_dir, **{"services.valkey_port": free_port()}, **overrides
+    )
+    with local_valkey(settings):
+        done = _doctor(settings, "--output", "json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        reports = {r["endpoint"]: r for r in json.loads(done.stdout)}
+        assert {name: (r["status"], r["start"]) for name, r in reports.items()} == {
+            "source": ("ok", None),
+            "catalog": ("ok", None),
+            "warehouse": ("ok", None),
+            "event-log": ("ok", None),
+            "online-store": ("ok", None),
+            "vectors": ("ok", None),
+            "supplier-api": ("not running", f"shoplake --data-dir {data_dir} sources api"),
+            "api": ("not running", f"shoplake --data-dir {data_dir} serve"),
+        }
+        port = settings.serve.port
+        assert reports["api"]["problem"] is None and reports["api"]["layers"][-1] == {
+            "layer": "tcp",
+            "status": "skipped",
+            "detail": f"not running: connection refused on 127.0.0.1:{port}: nothing listens there",
+            "ms": reports["api"]["layers"][-1]["ms"],
+        }
+        text = _doctor(settings)
+        assert text.returncode == 0, text.stdout + text.stderr
+        lines = text.stdout.splitlines()
+        assert f"    not running — start it with `shoplake --data-dir {data_dir} serve`" in lines
+        assert lines[-1] == "8 endpoints: 6 ok, 2 not running"
+
+        named = _doctor(settings, "api", "supplier-api")  # asked for by name: they must be up
+        assert named.returncode == 1
+        assert named.stdout.splitlines()[-1] == "2 endpoints: 0 ok, 2 failing: supplier-api, api"
+        assert "fix:           run `shoplake serve`, or fix serve.host/serve.port" in named.stdout
+
+
+def test_without_shoplake_up_the_local_valkey_is_not_running(tmp_path: Path) -> None:
+    data_dir = generate_source(tmp_path)
+    settings = load_settings(data_dir=data_dir, **{"services.valkey_port": free_port()})
+    done = _doctor(settings, "--output", "json", "warehouse", "event-log", "online-store")
+    assert done.returncode == 1  # named: event-log and online-store must be up
+    done = _doctor(settings, "--output", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = {r["endpoint"]: r for r in json.loads(done.stdout)}
+    for name in ("event-log", "online-store"):
+        assert reports[name]["status"] == "not running"
+        assert reports[name]["start"] == f"shoplake --data-dir {data_dir} up"
+
+
+def test_configured_remote_endpoints_still_fail_when_unreachable(tmp_path: Path) -> None:
+    """A supplier URL or a valkey URL someone configured is not started by shoplake."""
+    settings = load_settings(
+        data_dir=tmp_path,
+        **{
+            "supplier.url": f"http://127.0.0.1:{free_port()}",
+            "stream.url": f"redis://127.0.0.1:{free_port()}/0",
+            "serve.port": free_port(),
+        },
+    )
+    done = _doctor(settings, "--output", "json")
+    assert done.returncode == 1
+    status = {r["endpoint"]: r["status"] for r in json.loads(done.stdout)}
+    assert status["supplier-api"] == status["event-log"] == status["online-store"] == "fail"
+    assert status["api"] == "not running"

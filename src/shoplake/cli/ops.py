@@ -35,7 +35,9 @@ def doctor(
     """Check each endpoint's layers in order — dns, tcp, tls, auth, permission, latency —
     stopping at the first that fails, and say what is wrong and how to fix it.
 
-    Exit status 1 when any endpoint fails. Limits: doctor.timeout_seconds per probe,
+    A server shoplake starts when needed (the API, the local supplier API, the local valkey)
+    that is not running is reported with the command that starts it, and fails only when
+    named. Exit status 1 when any endpoint fails. Limits: doctor.timeout_seconds per probe,
     doctor.slow_ms, doctor.latency_samples; doctor.api_key to probe the API's auth.
     """
     from shoplake.cli.main import platform  # not at import: main imports this module
@@ -66,6 +68,8 @@ def render(reports: list[EndpointReport], *, details: bool = False) -> list[Text
             where = f"    problem ({report.failed_layer}): "
             lines.append(Text.assemble((where, "bold red"), report.problem))
             lines.append(Text.assemble(("    fix: ".ljust(len(where)), "bold"), report.fix or ""))
+        elif report.start:
+            lines.append(Text(f"    not running — start it with `{report.start}`", style="dim"))
         elif report.warning:
             lines.append(Text.assemble(("    note:    ", "bold yellow"), report.warning))
     lines.append(_summary(reports))
@@ -76,6 +80,8 @@ def _headline(report: EndpointReport, name_width: int, target_width: int) -> Tex
     mark, style = "✓", "green"
     if not report.ok:
         mark, style = "✗", "red"
+    elif report.start:
+        mark, style = "○", "dim"
     elif report.warning:
         mark, style = "!", "yellow"
     line = Text.assemble((mark, f"bold {style}"), " ", (report.endpoint.ljust(name_width), "bold"))
@@ -97,11 +103,14 @@ def _layer_line(result: LayerResult) -> Text:
 def _summary(reports: list[EndpointReport]) -> Text:
     failing = [r.endpoint for r in reports if not r.ok]
     warned = sum(1 for r in reports if r.ok and r.warning)
-    ok = len(reports) - len(failing)
+    idle = sum(1 for r in reports if r.start)
+    ok = len(reports) - len(failing) - idle
     noun = "endpoint" if len(reports) == 1 else "endpoints"
     text = f"{len(reports)} {noun}: {ok} ok"
     if warned:
         text += f" ({warned} with notes)"
+    if idle:
+        text += f", {idle} not running"
     if failing:
         return Text(f"{text}, {len(failing)} failing: {', '.join(failing)}", style="bold red")
     return Text(text, style="bold green")

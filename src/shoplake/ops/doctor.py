@@ -5,6 +5,10 @@ latency. A method returns a detail (or a :class:`Measured` detail with its figur
 :class:`Skipped` when the layer does not apply, or :class:`Failed` with the problem and the
 fix. :func:`diagnose` runs each probe's layers in order, stops at the first failure and
 returns one :class:`EndpointReport` per endpoint; endpoints are probed concurrently.
+
+A local server shoplake starts on demand (its API, the supplier simulator, the embedded valkey)
+may simply not be running: a probe that knows the command starting it reports that, with the
+command, instead of failing — unless the caller asks for that endpoint by name.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from shoplake.redact import redact
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 
 Layer = Literal["config", "dns", "tcp", "tls", "auth", "permission", "latency"]
 LayerStatus = Literal["ok", "fail", "skipped"]
+EndpointStatus = Literal["ok", "fail", "not running"]
 LAYERS: tuple[Layer, ...] = ("dns", "tcp", "tls", "auth", "permission", "latency")
 #: Checked before the layers; reported only when the endpoint's settings are unusable.
 CONFIG: Layer = "config"
@@ -42,6 +47,10 @@ class Failed(Exception):  # noqa: N818 - an outcome, not an error
         self.problem = problem
         self.fix = fix
         self.ms = ms
+
+
+class NotListening(Failed):
+    """Nothing listens where the endpoint should be: its server is not running."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +103,19 @@ class EndpointReport:
     problem: str | None = None
     fix: str | None = None
     warning: str | None = None
+    #: The command that starts the endpoint, when it is an on-demand server not running.
+    start: str | None = None
 
     @property
     def ok(self) -> bool:
+        """Not failing: passing, or an on-demand server that is not running."""
         return self.problem is None
+
+    @property
+    def status(self) -> EndpointStatus:
+        if not self.ok:
+            return "fail"
+        return "ok" if self.start is None else "not running"
 
     @property
     def failed_layer(self) -> Layer | None:
@@ -112,12 +130,13 @@ class EndpointReport:
         return {
             "endpoint": self.endpoint,
             "target": self.target,
-            "status": "ok" if self.ok else "fail",
+            "status": self.status,
             "layers": [r.to_dict() for r in self.layers],
             "failed_layer": self.failed_layer,
             "problem": self.problem,
             "fix": self.fix,
             "warning": self.warning,
+            "start": self.start,
         }
 
 
@@ -127,7 +146,9 @@ class Probe:
     ``name`` is the endpoint's name, ``target`` what it points at (masked before display).
     Subclasses override the layers that apply and may keep state between them (a connection
     opened by ``auth`` serves ``permission`` and ``latency``); :meth:`close` releases it.
-    ``warning`` notes something a passing endpoint should still look at.
+    ``warning`` notes something a passing endpoint should still look at. ``on_demand`` is the
+    command that starts the endpoint when it is a local server run only when needed: then a
+    :class:`NotListening` failure reports it as not running instead of failing.
     """
 
     def __init__(self, name: str, target: str) -> None:
@@ -135,6 +156,7 @@ class Probe:
         self.target = target
         self.warning: str | None = None
         self.config_error: Failed | None = None
+        self.on_demand: str | None = None
 
     def dns(self) -> str | Measured:
         """Resolve the endpoint's host name."""
@@ -165,15 +187,22 @@ class Probe:
 
 
 def run_probe(probe: Probe) -> EndpointReport:
-    """Run a probe's layers in order; stop at the first failing one."""
+    """Run a probe's layers in order; stop at the first failing one, or at an on-demand
+    server found not running."""
     results: list[LayerResult] = []
-    problem = fix = None
+    problem = fix = start = None
     if probe.config_error is not None:
         problem, fix = probe.config_error.problem, probe.config_error.fix
         results.append(LayerResult(CONFIG, "fail", redact(problem)))
     try:
         for layer in LAYERS if problem is None else ():
             result, failure = _run_layer(probe, layer)
+            if isinstance(failure, NotListening) and probe.on_demand:
+                start = probe.on_demand
+                results.append(
+                    replace(result, status="skipped", detail=f"not running: {result.detail}")
+                )
+                break
             results.append(result)
             if failure is not None:
                 problem, fix = redact(failure.problem), redact(failure.fix)
@@ -186,7 +215,8 @@ def run_probe(probe: Probe) -> EndpointReport:
         layers=tuple(results),
         problem=problem,
         fix=fix,
-        warning=probe.warning if problem is None else None,
+        warning=probe.warning if problem is None and start is None else None,
+        start=start,
     )
 
 

@@ -1,7 +1,9 @@
 """Which endpoints the settings configure, each as the probe that diagnoses it.
 
 Endpoint names are what ``shoplake doctor [ENDPOINT…]`` accepts: :data:`ENDPOINTS`, in the
-order they are checked and reported.
+order they are checked and reported. The servers shoplake runs on demand — its API, the local
+supplier API, the embedded valkey — carry the command that starts them (``Probe.on_demand``),
+so that one not running is reported as such; an endpoint named explicitly must be up.
 """
 
 from __future__ import annotations
@@ -107,6 +109,32 @@ def _valkey_url(settings: Settings) -> tuple[str, str]:
     return valkey_url(settings), "run `shoplake up` or fix stream.url"
 
 
+def shoplake_command(settings: Settings, command: str) -> str:
+    """``shoplake … <command>`` as typed here to reach these settings (data dir, config file)."""
+    import os
+    import shlex
+
+    from shoplake.config import CONFIG_FILE_ENV
+
+    words = ["shoplake"]
+    if config := os.environ.get(CONFIG_FILE_ENV):
+        words += ["--config", config]
+    data_dir = settings.data_dir
+    if data_dir != Path(".shoplake").absolute():
+        shown = (
+            data_dir.relative_to(Path.cwd()) if data_dir.is_relative_to(Path.cwd()) else data_dir
+        )
+        words += ["--data-dir", str(shown)]
+    return " ".join(shlex.quote(word) for word in words) + f" {command}"
+
+
+def _embedded_valkey(settings: Settings, probe: Probe) -> Probe:
+    """The probe, marked as started by `shoplake up` when the log is the local valkey."""
+    if not settings.stream.url:
+        probe.on_demand = shoplake_command(settings, "up")
+    return probe
+
+
 def event_log(settings: Settings, limits: Limits) -> Probe:
     """The event log: valkey streams, or a Kinesis stream."""
     if settings.stream.backend == "kinesis":
@@ -118,7 +146,8 @@ def event_log(settings: Settings, limits: Limits) -> Probe:
 
     url, start_fix = _valkey_url(settings)
     steps = event_log_steps(settings.stream.prefix)
-    return ValkeyProbe("event-log", url, start_fix=start_fix, steps=steps, limits=limits)
+    probe = ValkeyProbe("event-log", url, start_fix=start_fix, steps=steps, limits=limits)
+    return _embedded_valkey(settings, probe)
 
 
 def online_store(settings: Settings, limits: Limits) -> Probe:
@@ -127,7 +156,8 @@ def online_store(settings: Settings, limits: Limits) -> Probe:
 
     url, start_fix = _valkey_url(settings)
     steps = online_store_steps()
-    return ValkeyProbe("online-store", url, start_fix=start_fix, steps=steps, limits=limits)
+    probe = ValkeyProbe("online-store", url, start_fix=start_fix, steps=steps, limits=limits)
+    return _embedded_valkey(settings, probe)
 
 
 def vectors(settings: Settings, limits: Limits) -> Probe:
@@ -150,14 +180,19 @@ def supplier_api(settings: Settings, limits: Limits) -> Probe:
     """The supplier's REST API: token, scopes, latency."""
     from shoplake.ops.probes.supplier import SupplierProbe
 
-    return SupplierProbe(settings.supplier, limits)
+    probe = SupplierProbe(settings.supplier, limits)
+    if probe.local:
+        probe.on_demand = shoplake_command(settings, "sources api")
+    return probe
 
 
 def api(settings: Settings, limits: Limits) -> Probe:
     """The shoplake API of `shoplake serve`: up, shoplake, key accepted."""
     from shoplake.ops.probes.api import ApiProbe
 
-    return ApiProbe(settings, limits)
+    probe = ApiProbe(settings, limits)
+    probe.on_demand = shoplake_command(settings, "serve")
+    return probe
 
 
 ENDPOINTS: dict[str, Builder] = {
@@ -173,7 +208,8 @@ ENDPOINTS: dict[str, Builder] = {
 
 
 def build_probes(settings: Settings, names: Sequence[str] = ()) -> list[Probe]:
-    """The probes of the named endpoints (all when none is named), in :data:`ENDPOINTS` order."""
+    """The probes of the named endpoints (all when none is named), in :data:`ENDPOINTS` order;
+    a named endpoint must be running, even one shoplake starts on demand."""
     unknown = [n for n in names if n not in ENDPOINTS]
     if unknown:
         raise ShoplakeError(
@@ -186,5 +222,7 @@ def build_probes(settings: Settings, names: Sequence[str] = ()) -> list[Probe]:
             continue
         probe = build(settings, limits)
         probe.name = name
+        if name in names:
+            probe.on_demand = None
         probes.append(probe)
     return probes

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from shoplake.ops.doctor import Failed, Limits, Probe, Skipped
+from shoplake.ops.doctor import Failed, Limits, NotListening, Probe, Skipped
 
 # OpenSSL verify codes worth naming (X509_V_ERR_…).
 _CERT_PROBLEMS: dict[int, tuple[str, str]] = {
@@ -111,7 +111,7 @@ def connect(address: Address, timeout: float) -> socket.socket:
             return sock
         return socket.create_connection((address.host, address.port), timeout=timeout)
     except FileNotFoundError:
-        raise Failed(
+        raise NotListening(
             f"socket {address} does not exist: no server runs there", address.start_fix
         ) from None
     except ConnectionRefusedError:
@@ -119,7 +119,7 @@ def connect(address: Address, timeout: float) -> socket.socket:
             problem = f"socket {address} exists but nothing accepts on it (a stopped server's)"
         else:
             problem = f"connection refused on {address}: nothing listens there"
-        raise Failed(problem, address.start_fix) from None
+        raise NotListening(problem, address.start_fix) from None
     except PermissionError:
         raise Failed(
             f"permission denied connecting to {address}",
