@@ -88,3 +88,24 @@ def test_passing_contract_and_failure_summary(con: duckdb.DuckDBPyConnection) ->
         "grain unique (order_number) failed: 1 rows, e.g. 2; "
         "grain not null (order_number) failed: 1 rows, e.g. None"
     )
+
+
+def test_samples_never_quote_pii_values(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE OR REPLACE VIEW silver.orders AS SELECT * FROM (VALUES "
+        "(1, 'jane.roe@example.com', -1.0), (2, 'jane.roe@example.com', 3.0), "
+        "(3, 'x', 4.0)) t(order_number, email, amount)"
+    )
+    config = {
+        "unique_key": ["order_number"],
+        "columns": {
+            "email": {"pii": True, "unique": True, "accepted_values": ["x"]},
+            "amount": {"range": {"min": 0}},
+        },
+    }
+    checks = run_checks(con, model(config), "silver.orders")
+    out = {r.check: (r.status, r.sample, r.message) for r in checks}
+    assert out["email unique"] == ("fail", "<pii>", "1 rows, e.g. <pii>")
+    assert out["email accepted values"] == ("fail", "<pii>", "1 rows, e.g. <pii>")
+    assert out["amount range (min 0)"] == ("fail", "(1, -1.0)", "1 rows, e.g. (1, -1.0)")
+    assert "jane" not in failure_summary(checks)

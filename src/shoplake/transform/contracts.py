@@ -3,7 +3,7 @@
 Checks: grain (unique + not null), column ``not_null`` / ``unique`` / ``accepted_values`` /
 ``range``, ``relationships`` (every non-null value exists in another table), ``row_count``
 (equals another table, or min/max) and ``freshness``. Each failing check reports how many rows
-fail and a sample of their keys.
+fail and a sample of their keys; values of the model's PII columns are never quoted.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, model: Model, relation: str) -> l
             results.append(CheckResult(model.target, check.name, "pass"))
             continue
         try:
-            results.append(_run_one(con, model.target, check))
+            results.append(_run_one(con, model, check))
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0]
             results.append(CheckResult(model.target, check.name, "error", message=message))
@@ -185,7 +185,8 @@ def _batch_counts(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> dict[s
     return {c.name: int(n) for c, n in zip(checks, row, strict=True)}
 
 
-def _run_one(con: duckdb.DuckDBPyConnection, target: str, check: Check) -> CheckResult:
+def _run_one(con: duckdb.DuckDBPyConnection, model: Model, check: Check) -> CheckResult:
+    target = model.target
     if check.scalar_sql is not None:
         row = first_row(con, check.scalar_sql)
         ok, detail = (bool(row[0]), str(row[1])) if row else (False, "no result")
@@ -195,13 +196,19 @@ def _run_one(con: duckdb.DuckDBPyConnection, target: str, check: Check) -> Check
     count = int(failing[0]) if failing else 0
     if count == 0:
         return CheckResult(target, check.name, "pass")
-    sample_rows = con.execute(f"{check.failing_sql} LIMIT {SAMPLE_SIZE}").fetchall()
-    sample = "; ".join(_describe(row) for row in sample_rows)
+    cursor = con.execute(f"{check.failing_sql} LIMIT {SAMPLE_SIZE}")
+    pii = {c.lower() for c in model.pii_columns}
+    private = [d[0].lower() in pii for d in cursor.description]
+    sample = "; ".join(_describe(row, private) for row in cursor.fetchall())
     return CheckResult(target, check.name, "fail", count, sample, f"{count:,} rows, e.g. {sample}")
 
 
-def _describe(row: tuple[Any, ...]) -> str:
-    values = [v.isoformat() if isinstance(v, dt.date) else v for v in row]
+def _describe(row: tuple[Any, ...], private: list[bool]) -> str:
+    """A sample row as text; a PII column's value shows as ``<pii>``, never in clear."""
+    values = [
+        "<pii>" if hidden else v.isoformat() if isinstance(v, dt.date) else v
+        for v, hidden in zip(row, private, strict=True)
+    ]
     return "(" + ", ".join(str(v) for v in values) + ")" if len(values) > 1 else str(values[0])
 
 
