@@ -755,19 +755,20 @@ def commit_history(
     ``_ingested_at`` is when the processor began that commit (dead letters are committed first
     in it); the snapshot's timestamp is taken just before the catalog commit publishes it.
     """
+    from shoplake.lake.snapshots import summary_int, summary_value
+
     bounds: dict[int, list[tuple[str, int]]] = defaultdict(list)
     commits: dict[int, CommitSpan] = {}
     for snapshot in sorted(events.snapshots(), key=lambda s: s.sequence_number or 0):
-        summary = snapshot.summary
-        positions = summary.get(POSITIONS_SUMMARY) if summary is not None else None
-        if summary is None or positions is None:
+        positions = summary_value(snapshot, POSITIONS_SUMMARY)
+        if positions is None:
             continue
         for shard, position in json.loads(positions).items():
             bounds[int(shard)].append((sort_key(position), snapshot.snapshot_id))
         committed = snapshot.timestamp_ms / 1000
         commits[snapshot.snapshot_id] = CommitSpan(
-            committed, committed, int(summary.get("added-records", 0)),
-            int(summary.get("added-data-files", 0)),
+            committed, committed, summary_int(snapshot, "added-records"),
+            summary_int(snapshot, "added-data-files"),
         )  # fmt: skip
     columns = ("event_id", "_shard", "_position", "_ingested_at")
     data = events.scan(selected_fields=columns).to_arrow()

@@ -417,9 +417,9 @@ def local_path(location: str) -> str:
 
 def snapshot_rows(table: Table) -> int:
     """Rows in a PyIceberg table's current snapshot (from its summary: no data read)."""
-    snapshot = table.current_snapshot()
-    summary = snapshot.summary if snapshot is not None else None
-    return int(summary.get("total-records", 0)) if summary else 0
+    from shoplake.lake.snapshots import current_rows
+
+    return current_rows(table)
 
 
 def attribute(profiler: cProfile.Profile) -> list[ProfilePart]:

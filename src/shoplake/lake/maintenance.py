@@ -1,9 +1,9 @@
 """Table maintenance: compact small files, expire old snapshots, remove orphaned data files.
 
-None of it changes what a table contains: compaction rewrites the current rows into fewer
-files in one commit (tagged ``shoplake.maintenance=compaction`` in the snapshot summary so
-incremental readers can skip it), and table properties — where ingestion state lives — are
-kept untouched.
+None of it changes what a table contains or how readers see it: compaction rewrites the
+current rows into fewer files in one ``replace`` snapshot (also tagged
+``shoplake.maintenance=compaction`` in its summary, so incremental readers skip it) with every
+column's Arrow type kept, and table properties — where ingestion state lives — are untouched.
 """
 
 from __future__ import annotations
@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from shoplake.lake.snapshots import (
+    DATA_COMMIT_KEY,
+    MAINTENANCE_KEY,
+    current_rows,
+    data_committed_ms,
+)
+
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-COMPACTION_SUMMARY = {"shoplake.maintenance": "compaction"}
+COMPACTION_SUMMARY = {MAINTENANCE_KEY: "compaction"}
 
 
 @dataclass
@@ -51,16 +58,15 @@ def needs_compaction(table: Table, target_bytes: int) -> bool:
 
 
 def compact(table: Table) -> None:
-    """Rewrite the current rows into as few files as the target size allows, atomically."""
-    from pyiceberg.expressions import AlwaysTrue
+    """Rewrite the current rows into as few files as the target size allows, in one
+    ``replace`` snapshot that keeps every column's type."""
+    from shoplake.lake.rewrite import rewrite_files
 
-    scan = table.scan()
-    data: Any = scan.to_arrow_batch_reader()
-    if not table.spec().is_unpartitioned():
-        data = data.read_all()  # PyIceberg streams writes only into unpartitioned tables
-    with table.transaction() as tx:
-        tx.delete(AlwaysTrue(), snapshot_properties=COMPACTION_SUMMARY)
-        tx.append(data, snapshot_properties=COMPACTION_SUMMARY)
+    summary = dict(COMPACTION_SUMMARY)
+    committed = data_committed_ms(table)
+    if committed is not None:
+        summary[DATA_COMMIT_KEY] = str(committed)
+    rewrite_files(table, summary)
 
 
 def expire_snapshots(table: Table, older_than: dt.datetime, keep: int) -> int:
@@ -122,11 +128,9 @@ def maintain_table(
     expired = expire_snapshots(table, cutoff, keep_snapshots)
     table.refresh()
     orphans = remove_orphans(table, orphan_min_age_seconds)
-    snapshot = table.current_snapshot()
-    rows = int(snapshot.summary.get("total-records", 0)) if snapshot and snapshot.summary else 0
     return MaintenanceResult(
         table=name,
-        rows=rows,
+        rows=current_rows(table),
         files_before=files_before,
         files_after=len(_data_files(table)),
         snapshots_expired=expired,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,25 +27,23 @@ class TableStats:
 
 
 def table_stats(name: str, table: Table) -> TableStats:
-    """Read a table's statistics from its current snapshot summary (no data is scanned)."""
+    """Read a table's statistics from its current snapshot summary (no data is scanned).
+
+    ``last_commit`` is when the rows last changed: a compaction does not make a table fresher.
+    """
+    from shoplake.lake.snapshots import data_committed_ms, iso_moment, summary_int
     from shoplake.lake.state import display_watermark, read_state
 
     snapshot = table.current_snapshot()
-    summary: dict[str, str] = {}
-    last_commit = None
-    if snapshot is not None:
-        summary = snapshot.summary.additional_properties if snapshot.summary else {}
-        moment = dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, tz=dt.UTC)
-        last_commit = moment.isoformat(timespec="seconds")
     state = read_state(table)
     watermark = display_watermark(state.watermark) if state and state.cursor else None
     return TableStats(
         name=name,
-        rows=int(summary.get("total-records", 0)),
-        data_files=int(summary.get("total-data-files", 0)),
-        bytes=int(summary.get("total-files-size", 0)),
+        rows=summary_int(snapshot, "total-records"),
+        data_files=summary_int(snapshot, "total-data-files"),
+        bytes=summary_int(snapshot, "total-files-size"),
         snapshots=len(table.snapshots()),
-        last_commit=last_commit,
+        last_commit=iso_moment(data_committed_ms(table)),
         watermark=watermark,
     )
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from shoplake.errors import ShoplakeError
+from shoplake.lake.snapshots import current_rows
 from shoplake.transform.contracts import CheckResult, failure_summary, run_checks
 from shoplake.transform.engines.duckdb import (
     DELETED,
@@ -342,9 +343,7 @@ class Runner:
         target = self._table(model.target, fresh=True)
         result = ModelResult(model.target, model.materialized, "unchanged")
         if not full_refresh and self._up_to_date(model, target):
-            snapshot = target.current_snapshot() if target is not None else None
-            summary = snapshot.summary if snapshot is not None else None
-            result.rows = int(summary.get("total-records", 0)) if summary else 0
+            result.rows = current_rows(target)
             return result, [], None
         deltas = self._plan_deltas(model, target, full_refresh)
         con, relation = self._connection(), run_relation(model.target)

@@ -44,20 +44,19 @@ class Growth:
 
 def snapshot_history(table: Table) -> list[SnapshotPoint]:
     """Every snapshot still in the table's metadata, oldest first."""
+    from shoplake.lake.snapshots import is_maintenance, operation, summary_int
+
     points = []
     for snapshot in table.metadata.snapshots:
-        summary = snapshot.summary
-        props = summary.additional_properties if summary is not None else {}
-        operation = summary.operation.value if summary is not None else ""
         points.append(
             SnapshotPoint(
                 timestamp_ms=snapshot.timestamp_ms,
-                records=int(props.get("total-records", 0)),
-                bytes=int(props.get("total-files-size", 0)),
-                files=int(props.get("total-data-files", 0)),
-                added_records=int(props.get("added-records", 0)),
-                operation=operation,
-                maintenance="shoplake.maintenance" in props,
+                records=summary_int(snapshot, "total-records"),
+                bytes=summary_int(snapshot, "total-files-size"),
+                files=summary_int(snapshot, "total-data-files"),
+                added_records=summary_int(snapshot, "added-records"),
+                operation=operation(snapshot),
+                maintenance=is_maintenance(snapshot),
             )
         )
     return sorted(points, key=lambda p: p.timestamp_ms)

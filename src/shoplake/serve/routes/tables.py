@@ -93,21 +93,21 @@ def _describe(state: ServeState, full_name: str, caller: Caller) -> dict[str, An
 
 def _snapshots(iceberg: Table) -> list[dict[str, Any]]:
     """The latest snapshots, newest first."""
+    from shoplake.lake.snapshots import operation as snapshot_operation
+    from shoplake.lake.snapshots import summary_int
+
     shown = sorted(iceberg.snapshots(), key=lambda s: s.timestamp_ms, reverse=True)
     rows = []
     for snapshot in shown[:SNAPSHOTS_SHOWN]:
-        summary: dict[str, Any] = (
-            dict(snapshot.summary.additional_properties) if snapshot.summary else {}
-        )
-        operation = snapshot.summary.operation.value if snapshot.summary else None
+        operation = snapshot_operation(snapshot) or None
         moment = dt.datetime.fromtimestamp(snapshot.timestamp_ms / 1000, tz=dt.UTC)
         rows.append(
             {
                 "snapshot_id": snapshot.snapshot_id,
                 "committed_at": moment.isoformat(timespec="seconds"),
                 "operation": operation,
-                "added_records": int(summary.get("added-records", 0)),
-                "total_records": int(summary.get("total-records", 0)),
+                "added_records": summary_int(snapshot, "added-records"),
+                "total_records": summary_int(snapshot, "total-records"),
             }
         )
     return rows
