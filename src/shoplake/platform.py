@@ -219,11 +219,12 @@ class Platform:
 
     # Streaming --------------------------------------------------------------------------------
 
-    def event_log(self) -> EventLog:
-        """The configured event log (the local valkey is started when it is the backend)."""
+    def event_log(self, *, start: bool = True) -> EventLog:
+        """The configured event log. The local valkey, when it is the backend, is started if
+        needed; with ``start=False`` it must be running (else a StreamError says how)."""
         from shoplake.streams import open_event_log
 
-        return open_event_log(self.settings)
+        return open_event_log(self.settings, start=start)
 
     def produce(self, **options: Any) -> ProduceStats:
         """Send simulated clickstream events onto the event log (see streams.produce)."""
@@ -256,12 +257,19 @@ class Platform:
         )  # fmt: skip
 
     def stream_status(self) -> StreamStatus:
-        """Positions, lag, throughput and dead letters of the stream pipeline."""
+        """Positions, lag, throughput and dead letters of the stream pipeline. Never starts a
+        server: when the log cannot be reached, the lakehouse side is reported with a note."""
         from shoplake.ingest.stream_status import stream_status
+        from shoplake.streams import StreamError
 
-        event_log = self.event_log()
+        try:
+            event_log = self.event_log(start=False)
+        except StreamError as exc:
+            return stream_status(self.settings, self.catalog, None, note=str(exc))
         try:
             return stream_status(self.settings, self.catalog, event_log)
+        except StreamError as exc:
+            return stream_status(self.settings, self.catalog, None, note=str(exc))
         finally:
             event_log.close()
 

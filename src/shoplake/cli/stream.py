@@ -111,7 +111,11 @@ def process(
 
 @stream_app.command("status")
 def stream_status(ctx: typer.Context, output: Output = "text") -> None:
-    """Per-shard committed positions and lag, events/s, dead letters, last commit."""
+    """Per-shard committed positions and lag, events/s, dead letters, last commit.
+
+    Starts nothing: when the event log is not running, the lakehouse side is shown (lag
+    unknown) with a line saying how to start it.
+    """
     info = platform(ctx).stream_status()
     if output == "json":
         emit_json(info.as_dict())
@@ -121,6 +125,8 @@ def stream_status(ctx: typer.Context, output: Output = "text") -> None:
         f"{info.events:,} events, {info.dead_letters:,} dead letters, last commit "
         f"{info.last_commit or 'never'}, {info.events_per_second:,.1f} events/s recently"
     )
+    if info.note:
+        out.print(f"event log: {info.note} (lag unknown)")
 
 
 def register(app: typer.Typer) -> None:

@@ -55,10 +55,12 @@ class RunSummary:
 
 
 def open_instance(home: Path) -> DagsterInstance:
-    """The persistent Dagster instance (SQLite storage) in ``home``."""
+    """The persistent Dagster instance (SQLite storage) in ``home``, telemetry off."""
     from dagster._core.instance.ref import InstanceRef
 
-    home.mkdir(parents=True, exist_ok=True)
+    from shoplake.orchestrate.instance import prepare_home
+
+    prepare_home(home)
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
 
 

@@ -17,8 +17,10 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def open_event_log(settings: Any) -> EventLog:
-    """The event log ``settings.stream`` describes (default: valkey, started if needed)."""
+def open_event_log(settings: Any, *, start: bool = True) -> EventLog:
+    """The event log ``settings.stream`` describes (default: the local valkey, started if
+    needed; with ``start=False`` a local valkey that is not running raises
+    :class:`StreamError` instead)."""
     backend = StreamConfig.from_settings(settings).backend
     target = BACKENDS.get(backend)
     if target is None:
@@ -26,7 +28,8 @@ def open_event_log(settings: Any) -> EventLog:
             f"unknown stream.backend {backend!r}: choose one of {', '.join(sorted(BACKENDS))}"
         )
     module, _, name = target.partition(":")
-    log: EventLog = getattr(importlib.import_module(module), name).from_settings(settings)
+    backend_class = getattr(importlib.import_module(module), name)
+    log: EventLog = backend_class.from_settings(settings, start=start)
     return log
 
 

@@ -50,7 +50,8 @@ class KinesisEventLog:
         self.shards = len(self._shard_ids)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> KinesisEventLog:
+    def from_settings(cls, settings: Any, *, start: bool = True) -> KinesisEventLog:
+        """The stream the settings name (``start`` is for local logs: Kinesis is remote)."""
         config = StreamConfig.from_settings(settings)
         return cls(
             config.kinesis_stream,

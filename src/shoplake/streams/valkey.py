@@ -26,6 +26,7 @@ PAYLOAD_FIELD = b"payload"
 PIPELINE_CHUNK = 2000
 RETRIES = 5
 COUNT_CHUNK = 10_000
+NOT_RUNNING = "valkey is not running — start it with `shoplake up`"
 
 T = TypeVar("T")
 
@@ -62,14 +63,13 @@ class ValkeyEventLog:
         self.client: Any = valkey.Valkey.from_url(url, socket_timeout=30, socket_connect_timeout=5)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ValkeyEventLog:
-        """The log the settings describe; the local valkey (started if needed) by default."""
+    def from_settings(cls, settings: Any, *, start: bool = True) -> ValkeyEventLog:
+        """The log the settings describe; by default the local valkey, started if needed
+        (``start=False``: a :class:`StreamError` saying how to start it when it is down)."""
         config = StreamConfig.from_settings(settings)
         url = config.url
         if url is None:
-            from shoplake.services import ensure_valkey
-
-            url = ensure_valkey(settings).url
+            url = _local_url(settings, start)
         return cls(url, config.shards, config.prefix)
 
     def key(self, shard: int) -> str:
@@ -163,6 +163,18 @@ class ValkeyEventLog:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _local_url(settings: Any, start: bool) -> str:
+    """URL of the data dir's valkey: started when ``start``, else required to be running."""
+    from shoplake import services
+
+    if start:
+        return services.ensure_valkey(settings).url
+    status = services.valkey_status(settings)
+    if not status.healthy:
+        raise StreamError(NOT_RUNNING)
+    return status.url
 
 
 def _text(value: bytes | str) -> str:

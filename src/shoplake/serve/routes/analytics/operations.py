@@ -44,51 +44,36 @@ class StreamPanel(BaseModel):
     note: str | None = None
 
 
-def _log_reachable(platform: Platform) -> bool:
-    """Whether asking the event log is safe: a configured remote log, or the local valkey
-    already running (``Platform.event_log`` would otherwise start it for a mere GET)."""
-    stream = platform.settings.stream
-    if stream.backend != "valkey" or stream.url:
-        return True
-    from shoplake.services import valkey_status
-
-    return valkey_status(platform.settings).healthy
-
-
 @router.get("/stream", summary="Events per second, lag per shard, dead letters, last commit")
 def stream(platform: PlatformDep) -> StreamPanel:
-    backend = platform.settings.stream.backend
-    reason = "the event log is not running (`shoplake up`)"
-    if _log_reachable(platform):
-        try:
-            status = platform.stream_status()
-        except (ShoplakeError, OSError) as exc:
-            reason = f"the event log did not answer: {exc}"
-        else:
-            shards = [ShardProgress(**shard) for shard in status.shards]
-            return StreamPanel(
-                log="up",
-                backend=status.backend,
-                events=status.events,
-                dead_letters=status.dead_letters,
-                events_per_second=status.events_per_second,
-                total_lag=sum(s.lag for s in shards),
-                shards=shards,
-                last_commit=moment(status.last_commit),
-            )
-    stats = {s.name: s for s in platform.tables()}
-    events, dead = stats.get("bronze.events"), stats.get("bronze.dead_letters")
-    if events is None:
-        reason += "; bronze.events does not exist yet (`shoplake process`)"
+    """The stream's progress; never starts the event log (a stopped one is a note)."""
+    try:
+        status = platform.stream_status()
+    except (ShoplakeError, OSError) as exc:  # a remote log that fails in an unexpected way
+        return StreamPanel(
+            log="down",
+            backend=platform.settings.stream.backend,
+            events=0,
+            dead_letters=0,
+            events_per_second=0.0,
+            shards=[],
+            note=f"the event log did not answer: {exc}",
+        )
+    up = status.log == "up"
+    shards = [ShardProgress(**shard) for shard in status.shards] if up else []
+    note = status.note
+    if not up and status.last_commit is None:
+        note = f"{note}; bronze.events does not exist yet (`shoplake stream process`)"
     return StreamPanel(
-        log="down",
-        backend=backend,
-        events=events.rows if events else 0,
-        dead_letters=dead.rows if dead else 0,
-        events_per_second=0.0,
-        shards=[],
-        last_commit=moment(events.last_commit) if events else None,
-        note=reason,
+        log="up" if up else "down",
+        backend=status.backend,
+        events=status.events,
+        dead_letters=status.dead_letters,
+        events_per_second=status.events_per_second,
+        total_lag=sum(s.lag for s in shards) if up else None,
+        shards=shards,
+        last_commit=moment(status.last_commit),
+        note=note,
     )
 
 
