@@ -12,6 +12,7 @@ Settings read (with defaults when the section is absent): ``services.valkey_port
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import signal
@@ -28,6 +29,9 @@ DEFAULT_VALKEY_PORT = 6390
 VALKEY_HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+VALKEY_PORT_REMEDY = "stop it or choose another with services.valkey_port"
+#: The way out of a taken port for commands that take ``--port``.
+PORT_REMEDY = "choose another with --port"
 
 # Popen objects of servers this process started, so they are reaped (no zombies, no warnings).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -113,6 +117,68 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def listen_on(host: str, port: int, remedy: str) -> Any:
+    """A socket listening on ``host:port``, or :class:`ServiceError` in one line when the port
+    is taken (naming the holder's PID when this machine says which process it is) and
+    ``remedy`` as the way out. The caller serves on the socket, or closes it to check only."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServiceError(f"cannot bind {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            pid = port_owner(port)
+            held = f" (pid {pid})" if pid is not None else ""
+            raise ServiceError(f"port {port} on {host} is in use{held} — {remedy}") from None
+        if exc.errno == errno.EACCES:
+            raise ServiceError(
+                f"port {port} on {host} needs privileges to bind — {remedy}"
+            ) from None
+        raise ServiceError(f"cannot bind port {port} on {host}: {exc.strerror}") from None
+    return sock
+
+
+def check_port(host: str, port: int, remedy: str) -> None:
+    """Return when ``host:port`` is free to listen on; else :class:`ServiceError` (one line)."""
+    listen_on(host, port, remedy).close()
+
+
+def port_owner(port: int) -> int | None:
+    """The PID of the process holding TCP ``port``, when /proc says which one (Linux, and only
+    processes this user may inspect); None otherwise."""
+    sockets: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for fields in (row.split() for row in rows):
+            # inode 0: a connection in TIME_WAIT, which no process owns
+            if len(fields) > 9 and fields[9] != "0" and int(fields[1].split(":")[1], 16) == port:
+                sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            fds = list(fd_dir.iterdir())
+        except OSError:  # gone, or not ours to read
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):  # closed meanwhile (the listing's own fd is)
+                if os.readlink(fd) in sockets:
+                    return int(fd_dir.parent.name)
+    return None
 
 
 def child_setup() -> None:
@@ -284,11 +350,7 @@ def start_valkey(settings: Any, timeout: float = START_TIMEOUT) -> ServiceInfo:
         if _read_pid(settings) is not None:
             return _wait_ready(settings, timeout)
         port = valkey_port(settings)
-        if _ping(port):
-            raise ServiceError(
-                f"port {port} on {VALKEY_HOST} is already served by another process; "
-                "stop it or set services.valkey_port"
-            )
+        check_port(VALKEY_HOST, port, VALKEY_PORT_REMEDY)
         directory = valkey_dir(settings)
         conf = _write_config(directory, port)
         with open(_log_path(settings), "ab") as log:

@@ -35,15 +35,17 @@ def serve(
     import uvicorn
 
     from shoplake.serve.app import create_app
-    from shoplake.services import is_loopback
+    from shoplake.services import PORT_REMEDY, is_loopback, listen_on
 
     settings = platform(ctx, **{"serve.host": host, "serve.port": port}).settings
     bind, at = settings.serve.host, settings.serve.port
+    sock = listen_on(bind, at, PORT_REMEDY)  # a taken port is one line, before any banner
     if not is_loopback(bind):
         warning = f"warning: binding {bind} exposes the API beyond this machine (keys in clear)"
         err.print(warning, soft_wrap=True)
     say(f"shoplake API on http://{bind}:{at} (docs at /docs); Ctrl-C stops it")
-    uvicorn.run(create_app(settings), host=bind, port=at, workers=1, log_level="warning")
+    config = uvicorn.Config(create_app(settings), host=bind, port=at, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @keys_app.command("create")

@@ -7,29 +7,31 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from shoplake.services import stop_child
+from shoplake.services import PORT_REMEDY, ServiceError, check_port, stop_child
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
 
 WORKSPACE_MODULE = "shoplake.orchestrate.workspace"
 ENVIRONMENT_VARIABLE = "SHOPLAKE_ENVIRONMENT"  # read by the workspace module
+HOST = "127.0.0.1"
 
 
 def ui_command(port: int) -> list[str]:
     """The webserver command line, bound to loopback only."""
     return [
         sys.executable, "-m", "dagster_webserver",
-        "-h", "127.0.0.1", "-p", str(port), "-m", WORKSPACE_MODULE,
+        "-h", HOST, "-p", str(port), "-m", WORKSPACE_MODULE,
     ]  # fmt: skip
 
 
 def start_ui(settings: Settings, port: int, environment: str) -> subprocess.Popen[bytes]:
     """Start the webserver as a child with default signal handlers; the caller stops it by PID."""
     from shoplake.config import child_environment
+    from shoplake.orchestrate.instance import prepare_home
     from shoplake.services import child_setup
 
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    prepare_home(settings.dagster_home)
     env = {
         **child_environment(settings),
         "DAGSTER_HOME": str(settings.dagster_home),
@@ -43,17 +45,24 @@ def start_ui(settings: Settings, port: int, environment: str) -> subprocess.Pope
 
 
 def serve_ui(settings: Settings, port: int, environment: str = "local") -> None:
-    """Run the UI until it exits, Ctrl-C or SIGTERM, then stop the child (and only it)."""
+    """Run the UI until Ctrl-C or SIGTERM, then stop the child (and only it).
+
+    A taken port is a :class:`~shoplake.services.ServiceError` before anything starts; a
+    webserver that dies on its own is one too, with its exit status.
+    """
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    check_port(HOST, port, PORT_REMEDY)
     # Also when started in the background, where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     process = start_ui(settings, port, environment)
-    print(f"Dagster UI on http://127.0.0.1:{port} (run history in {settings.dagster_home})")
+    print(f"Dagster UI on http://{HOST}:{port} (run history in {settings.dagster_home})")
     try:
-        process.wait()
+        status = process.wait()
     except KeyboardInterrupt:
         stop_child(process)
+        return
+    raise ServiceError(f"the Dagster webserver stopped with exit status {status}")
