@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,18 @@ def shop(tmp_path: Path, generated_source: Path) -> Platform:
     if tastes.exists():
         (data_dir / tastes.name).write_bytes(tastes.read_bytes())
     return Platform(data_dir=data_dir)
+
+
+def source_sql(shop: Platform, *statements: str) -> None:
+    """Run SQL statements on a platform's SQLite source, committed together."""
+    with sqlite3.connect(shop.settings.data_dir / "source.db") as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def ingest_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``shoplake ingest ARGS`` in a real process, as a user runs it (exit code not checked)."""
+    command = [sys.executable, "-m", "shoplake.cli", "--data-dir", str(data_dir), "ingest"]
+    return subprocess.run(
+        [*command, "--no-progress", *args], check=False, capture_output=True, text=True, timeout=300
+    )

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import pytest
 
 from shoplake.platform import Platform
+from tests.ingest.conftest import source_sql
 from tests.support.lakehouse import bronze_table, snapshot_ids
-
-
-def execute(shop: Platform, *statements: str) -> None:
-    with sqlite3.connect(shop.settings.data_dir / "source.db") as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def test_new_nullable_column_evolves_bronze(
     shop: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:
     shop.ingest()
-    execute(
+    source_sql(
         shop,
         'ALTER TABLE customers ADD COLUMN "loyaltyTier" VARCHAR(10)',
         "UPDATE customers SET loyaltyTier = 'gold' WHERE customerNumber IN "
@@ -47,7 +41,7 @@ def test_new_nullable_column_evolves_bronze(
 def test_incompatible_type_change_fails_that_table_and_writes_nothing(shop: Platform) -> None:
     shop.ingest()
     before = snapshot_ids(shop)
-    execute(
+    source_sql(
         shop,
         "CREATE TABLE products_new AS SELECT * FROM products",
         "DROP TABLE products",
@@ -83,7 +77,7 @@ def test_incompatible_type_change_fails_that_table_and_writes_nothing(shop: Plat
 def test_dropped_column_fails_naming_table_and_column(shop: Platform) -> None:
     shop.ingest()
     before = snapshot_ids(shop)
-    execute(shop, 'ALTER TABLE customers DROP COLUMN "addressLine2"')
+    source_sql(shop, 'ALTER TABLE customers DROP COLUMN "addressLine2"')
     result = {r.table: r for r in shop.ingest().results}["customers"]
     assert result.status == "failed"
     assert result.error is not None

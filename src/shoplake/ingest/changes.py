@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shoplake.errors import IngestError
+from shoplake.errors import IngestError, ShoplakeError
 from shoplake.ingest.bronze import BATCH_ID, OP
-from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_column
+from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_column, describe_key
 from shoplake.ingest.extract import CursorRange, Extractor
 from shoplake.lake.expressions import equals, one_of
 from shoplake.lake.sqlnames import quote_identifier as quote
@@ -44,10 +44,21 @@ class TableJob:
     batch_rows: int
     con: duckdb.DuckDBPyConnection
     open_progress: OpenProgress
+    #: Diff against an empty bronze (a full refresh replaces whatever bronze holds).
+    fresh: bool = False
+
+    @property
+    def has_history(self) -> bool:
+        """True when changes are detected against rows bronze already holds."""
+        return not self.fresh and self.bronze.current_snapshot() is not None
 
     def batches(self, where: CursorRange | None) -> Iterator[pa.RecordBatch]:
-        """Extract the table's rows (optionally a cursor range) as bronze-typed batches."""
-        return self.extractor.batches(self.table, self.columns, where, self.batch_rows)
+        """Extract the table's rows (optionally a cursor range) as bronze-typed batches.
+
+        A row without a complete primary key stops the read (IngestError).
+        """
+        read = self.extractor.batches(self.table, self.columns, where, self.batch_rows, self.key)
+        return _refuse_null_keys(read, self.table, self.key)
 
     def count(self, where: CursorRange | None) -> int:
         return self.extractor.count(self.table, self.columns, where)
@@ -101,11 +112,57 @@ def _counted(batches: Iterator[pa.RecordBatch], tick: Tick) -> Iterator[pa.Recor
         yield batch
 
 
+def _refuse_null_keys(
+    batches: Iterator[pa.RecordBatch], table: str, key: list[str]
+) -> Iterator[pa.RecordBatch]:
+    """Pass batches through; IngestError at the first row with a NULL key column.
+
+    Such a row cannot be matched with its later versions: the diff would turn each update
+    into a delete plus an insert and silver would lose the row.
+    """
+    read = 0
+    for batch in batches:
+        for name in key:
+            values = batch.column(name)
+            if values.null_count:
+                index = pc.index(pc.is_null(values), True).as_py()
+                others = describe_key({k: batch.column(k)[index].as_py() for k in key if k != name})
+                others = f" ({others})" if others else ""
+                raise IngestError(
+                    f"{table}: primary key column {name} is NULL in row {read + index + 1} "
+                    f"read from the source{others}; nothing written for {table}"
+                )
+        read += batch.num_rows
+        yield batch
+
+
 def _load(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, batches: Any) -> None:
-    reader = pa.RecordBatchReader.from_batches(schema, batches)
+    """Stage batches as DuckDB table ``name``, re-raising a shoplake error met while reading.
+
+    DuckDB wraps an exception raised by the batch iterator in its own error, with a
+    traceback in the text; the original one-line error is raised instead.
+    """
+    import duckdb
+
+    failures: list[ShoplakeError] = []
+
+    def relayed() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except ShoplakeError as exc:
+            failures.append(exc)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(schema, relayed())
     con.register(f"{name}_reader", reader)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_reader")
-    con.unregister(f"{name}_reader")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_reader")
+    except duckdb.Error:
+        if failures:
+            raise failures[0] from None
+        raise
+    finally:
+        con.unregister(f"{name}_reader")
 
 
 def _latest_bronze(
@@ -153,10 +210,10 @@ def snapshot_changes(job: TableJob) -> ChangeSet:
     tick = job.open_progress(job.count(None))
     _load(job.con, "src", schema, _counted(job.batches(None), tick))
     _check_unique(job.con, job.table, job.key)
-    if job.bronze.current_snapshot() is None:
-        job.con.execute("CREATE OR REPLACE TABLE cur AS SELECT * FROM src LIMIT 0")
-    else:
+    if job.has_history:
         _latest_bronze(job.con, job.bronze, job.columns, job.key)
+    else:
+        job.con.execute("CREATE OR REPLACE TABLE cur AS SELECT * FROM src LIMIT 0")
     on = " AND ".join(f"s.{quote(k)} = c.{quote(k)}" for k in job.key)
     first = quote(job.key[0])
     cols = ", ".join(quote(c.name) for c in job.columns)
@@ -192,7 +249,7 @@ def cursor_changes(job: TableJob, cursor: str, watermark: Any) -> ChangeSet | No
     high = job.extractor.max_value(job.table, cursor, watermark)
     if high is None:
         return None
-    has_history = job.bronze.current_snapshot() is not None
+    has_history = job.has_history
     boundary: list[pa.RecordBatch] = []
     if watermark is not None and has_history:
         on_mark = CursorRange(cursor, watermark, watermark)

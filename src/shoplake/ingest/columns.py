@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -97,28 +98,72 @@ def arrow_schema(columns: list[SourceColumn]) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
 
 
+def describe_type(arrow_type: pa.DataType) -> str:
+    """How an error names the bronze type a value must fit (``a date``, ``decimal(10, 2)``)."""
+    if pa.types.is_boolean(arrow_type):
+        return "a boolean (0 or 1)"
+    if pa.types.is_integer(arrow_type):
+        return (
+            "an integer" if arrow_type.bit_width == 64 else f"a {arrow_type.bit_width}-bit integer"
+        )
+    if pa.types.is_decimal(arrow_type):
+        return f"decimal({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_floating(arrow_type):
+        return "a number"
+    if pa.types.is_timestamp(arrow_type):
+        return "a timestamp"
+    if pa.types.is_date(arrow_type):
+        return "a date"
+    if pa.types.is_time(arrow_type):
+        return "a time of day"
+    return str(arrow_type)
+
+
+def describe_key(key: dict[str, Any]) -> str:
+    """``orderNumber=10100, productCode='S18_1749'``: how an error names one row."""
+    return ", ".join(f"{name}={value!r}" for name, value in key.items())
+
+
+def bad_value_error(table: str, column: str, problem: str, key: dict[str, Any]) -> IngestError:
+    """The one-line refusal of a value: table, column and the row's key, never the value.
+
+    The value itself is left out because any column may hold personal data.
+    """
+    where = f" in row {describe_key(key)}" if key else ""
+    return IngestError(f"{table}.{column}{where}: {problem}; nothing written for {table}")
+
+
 def conform_column(array: pa.Array, target: pa.DataType, *, table: str, column: str) -> pa.Array:
     """Cast one extracted column to its bronze type, rounding floats into decimals exactly.
 
-    Raises IngestError naming table, column and the first bad value when a value cannot be
-    represented (e.g. text in a numeric column, an out-of-range integer).
+    Raises IngestError naming table and column when a value cannot be represented (text in
+    a numeric column, an out-of-range number, a malformed date).
     """
+    try:
+        return _cast(array, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        problem = f"value is not {describe_type(target)}"
+        raise bad_value_error(table, column, problem, {}) from None
+
+
+def _cast(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """``array`` as ``target``; ArrowInvalid when any value cannot be represented exactly."""
     import pyarrow.compute as pc
 
     if array.type == target:
         return array
-    try:
-        if pa.types.is_decimal(target) and pa.types.is_floating(array.type):
-            array = pc.round(array, target.scale)
-            return array.cast(target, safe=False)
-        if pa.types.is_timestamp(target) and pa.types.is_string(array.type):
-            return _parse_timestamps(array, target)
-        return array.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        sample = _first_uncastable(array, target)
-        raise IngestError(
-            f"{table}.{column}: cannot store {array.type} value {sample!r} as {target} ({exc})"
-        ) from None
+    if pa.types.is_decimal(target) and pa.types.is_floating(array.type):
+        # A double is rarely the exact decimal it stands for (72.82 is 72.8199…): round to the
+        # scale, then cast unchecked; the unchecked cast turns overflow and infinities into a
+        # silent 0, so the magnitude is checked first.
+        rounded = pc.round(array, target.scale)
+        fits = pc.less(pc.abs(rounded), 10.0 ** (target.precision - target.scale))
+        if not pc.all(fits).as_py():  # NaN and infinities compare false too
+            raise pa.ArrowInvalid(f"value out of range for {target}")
+        return rounded.cast(target, safe=False)
+    if pa.types.is_timestamp(target) and pa.types.is_string(array.type):
+        return _parse_timestamps(array, target)
+    return array.cast(target)
 
 
 def _parse_timestamps(array: pa.Array, target: pa.DataType) -> pa.Array:
@@ -130,23 +175,37 @@ def _parse_timestamps(array: pa.Array, target: pa.DataType) -> pa.Array:
     return parsed
 
 
-def _first_uncastable(array: pa.Array, target: pa.DataType) -> Any:
-    for value in array.to_pylist():
-        if value is None:
-            continue
+def first_bad_row(array: pa.Array, target: pa.DataType) -> int | None:
+    """Position of the first value of ``array`` that cannot be cast to ``target``."""
+    for index in range(len(array)):
         try:
-            pa.array([value], type=array.type).cast(target)
+            _cast(array.slice(index, 1), target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return value
+            return index
     return None
 
 
-def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, *, table: str) -> pa.RecordBatch:
-    """Cast an extracted batch to the bronze column types, column by column."""
-    arrays = [
-        conform_column(batch.column(i), field.type, table=table, column=field.name)
-        for i, field in enumerate(schema)
-    ]
+def row_key(batch: pa.RecordBatch, key: Sequence[str], index: int) -> dict[str, Any]:
+    """The key columns' values of one row of ``batch``."""
+    return {name: batch.column(name)[index].as_py() for name in key}
+
+
+def conform_batch(
+    batch: pa.RecordBatch, schema: pa.Schema, *, table: str, key: Sequence[str] = ()
+) -> pa.RecordBatch:
+    """Cast an extracted batch to the bronze column types, column by column.
+
+    A value that does not fit is refused naming table, column and the row's ``key``.
+    """
+    arrays = []
+    for i, field in enumerate(schema):
+        try:
+            arrays.append(_cast(batch.column(i), field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            index = first_bad_row(batch.column(i), field.type)
+            where = row_key(batch, key, index) if index is not None else {}
+            problem = f"value is not {describe_type(field.type)}"
+            raise bad_value_error(table, field.name, problem, where) from None
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

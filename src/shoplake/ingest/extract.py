@@ -7,14 +7,15 @@ column types, so every backend produces identical bronze rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from shoplake.errors import SourceError
-from shoplake.ingest.columns import SourceColumn, arrow_schema, conform_batch
+from shoplake.ingest.columns import SourceColumn, arrow_schema, bad_value_error, conform_batch
+from shoplake.ingest.sqlite_checks import flag_expression, invalid_condition, problem
 from shoplake.redact import error_message, redact
 from shoplake.sourcedb import create_source_engine, dialect, libpq_uri, sqlite_path
 
@@ -50,9 +51,17 @@ class Extractor(Protocol):
         ...
 
     def batches(
-        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+        self,
+        table: str,
+        columns: list[SourceColumn],
+        where: CursorRange | None,
+        batch_rows: int,
+        key: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
-        """The table's rows (optionally a cursor range) in batches of bronze-typed columns."""
+        """The table's rows (optionally a cursor range) in batches of bronze-typed columns.
+
+        A value its column's type cannot hold is an IngestError naming the row by ``key``.
+        """
         ...
 
 
@@ -113,7 +122,12 @@ class SqlAlchemyExtractor:
         return self._run(query)
 
     def batches(
-        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+        self,
+        table: str,
+        columns: list[SourceColumn],
+        where: CursorRange | None,
+        batch_rows: int,
+        key: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         from sqlalchemy import column as sa_column
         from sqlalchemy.exc import SQLAlchemyError
@@ -126,7 +140,7 @@ class SqlAlchemyExtractor:
                 while rows := result.fetchmany(batch_rows):
                     arrays = [pa.array(list(values)) for values in zip(*rows, strict=True)]
                     raw = pa.RecordBatch.from_arrays(arrays, names=schema.names)
-                    yield conform_batch(raw, schema, table=table)
+                    yield conform_batch(raw, schema, table=table, key=key)
         except SQLAlchemyError as exc:
             reason = error_message(exc, url=self.url)
             raise SourceError(f"reading source table {table!r} failed: {reason}") from None
@@ -137,8 +151,12 @@ class SqliteExtractor(SqlAlchemyExtractor):
 
     ADBC infers each column's type from the first rows it sees, which breaks on SQLite's
     dynamic typing (a column NULL at first, text later). Every column is therefore CAST to
-    one storage class and a typed "primer" row is put first, then dropped.
+    one storage class and a typed "primer" row is put first, then dropped. Because a CAST
+    turns text into 0, each row also carries a flag naming the first column whose value
+    does not fit its type (see sqlite_checks); a flagged row stops the read.
     """
+
+    FLAG = "_shoplake_unfit"
 
     @staticmethod
     def _storage_class(arrow_type: pa.DataType) -> tuple[str, str]:
@@ -152,7 +170,12 @@ class SqliteExtractor(SqlAlchemyExtractor):
         return "TEXT", "''"
 
     def batches(
-        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+        self,
+        table: str,
+        columns: list[SourceColumn],
+        where: CursorRange | None,
+        batch_rows: int,
+        key: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         import adbc_driver_sqlite
         import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -165,6 +188,8 @@ class SqliteExtractor(SqlAlchemyExtractor):
             storage, zero = self._storage_class(col.arrow_type)
             exprs.append(literal_column(f"CAST({quote(col.name)} AS {storage})").label(col.name))
             primer.append(f"{zero} AS {quote(col.name)}")
+        exprs.append(literal_column(flag_expression(columns, quote)).label(self.FLAG))
+        primer.append(f"0 AS {quote(self.FLAG)}")
         query = self._select(table, columns, where, exprs)
         compiled = query.compile(
             dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
@@ -172,7 +197,7 @@ class SqliteExtractor(SqlAlchemyExtractor):
         sql = f"SELECT {', '.join(primer)} UNION ALL {compiled}"
         path = sqlite_path(self.url)
         if path is None:
-            yield from super().batches(table, columns, where, batch_rows)
+            yield from super().batches(table, columns, where, batch_rows, key)
             return
         schema = arrow_schema(columns)
         option = adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value
@@ -185,23 +210,57 @@ class SqliteExtractor(SqlAlchemyExtractor):
                     if first:
                         batch, first = batch.slice(1), False
                     if batch.num_rows:
-                        raw = pa.RecordBatch.from_arrays(batch.columns, names=schema.names)
-                        yield conform_batch(raw, schema, table=table)
+                        self._refuse_unfit(batch.column(len(columns)), table, columns, where, key)
+                        raw = pa.RecordBatch.from_arrays(batch.columns[:-1], names=schema.names)
+                        yield conform_batch(raw, schema, table=table, key=key)
         except OSError as exc:  # ADBC reports driver errors as OSError subclasses
             reason = error_message(exc, url=self.url)
             raise SourceError(f"reading source table {table!r} failed: {reason}") from None
+
+    def _refuse_unfit(
+        self,
+        flags: pa.Array,
+        table: str,
+        columns: list[SourceColumn],
+        where: CursorRange | None,
+        key: Sequence[str],
+    ) -> None:
+        """Raise for the first flagged row, naming it by key (asked of the source again)."""
+        import pyarrow.compute as pc
+        from sqlalchemy import column as sa_column
+        from sqlalchemy import literal_column
+
+        flagged = pc.max(flags).as_py()
+        if not flagged:
+            return
+        column = columns[flagged - 1]
+        quote = self.engine.dialect.identifier_preparer.quote
+        condition = invalid_condition(column, quote)
+        storage = literal_column(f"typeof({quote(column.name)})")
+        query = self._select(table, columns, where, [storage, *(sa_column(k) for k in key)])
+        with self.engine.connect() as conn:
+            row = conn.execute(query.where(literal_column(str(condition))).limit(1)).first()
+        if row is None:  # changed since the read: name the column only
+            raise bad_value_error(table, column.name, problem(column, None), {})
+        named = dict(zip(key, row[1:], strict=True))
+        raise bad_value_error(table, column.name, problem(column, row[0]), named)
 
 
 class PostgresExtractor(SqlAlchemyExtractor):
     """ADBC's PostgreSQL driver: the server streams COPY binary straight into Arrow."""
 
     def batches(
-        self, table: str, columns: list[SourceColumn], where: CursorRange | None, batch_rows: int
+        self,
+        table: str,
+        columns: list[SourceColumn],
+        where: CursorRange | None,
+        batch_rows: int,
+        key: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         try:
             import adbc_driver_postgresql.dbapi as adbc_pg
         except ModuleNotFoundError:
-            yield from super().batches(table, columns, where, batch_rows)
+            yield from super().batches(table, columns, where, batch_rows, key)
             return
         from sqlalchemy import column as sa_column
 
@@ -217,7 +276,7 @@ class PostgresExtractor(SqlAlchemyExtractor):
                     for offset in range(0, batch.num_rows, batch_rows):
                         part = batch.slice(offset, batch_rows)
                         raw = pa.RecordBatch.from_arrays(part.columns, names=schema.names)
-                        yield conform_batch(raw, schema, table=table)
+                        yield conform_batch(raw, schema, table=table, key=key)
         except adbc_pg.Error as exc:
             reason = error_message(exc, url=self.url)
             raise SourceError(f"reading source table {table!r} failed: {reason}") from None

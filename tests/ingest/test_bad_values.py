@@ -1,0 +1,144 @@
+"""A source value its column's type cannot hold is refused: one line naming table, column and
+row key (never the value), bronze untouched for that table, the other tables still ingested."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from shoplake.errors import IngestError
+from shoplake.ingest.columns import conform_column
+from shoplake.platform import Platform
+from tests.ingest.conftest import ingest_cli, source_sql
+from tests.support.lakehouse import snapshot_ids
+
+TEXT_NOT_DECIMAL = "holds text where decimal(10, 2) is expected"
+DECIMAL_RANGE = "is out of range for decimal(10, 2)"
+BAD_DATE = "is not a real calendar date written YYYY-MM-DD"
+BAD_TIMESTAMP = "is not a real date and time written YYYY-MM-DD HH:MM:SS"
+
+# (table, column, change to the source, row key in the message, what is wrong)
+UPDATED = [
+    ("customers", "creditLimit", "SET creditLimit = 'lots' WHERE customerNumber = 103",
+     "customerNumber=103", TEXT_NOT_DECIMAL),
+    ("products", "MSRP", "SET MSRP = '12abc' WHERE productCode = 'S10_2556'",
+     "productCode='S10_2556'", TEXT_NOT_DECIMAL),
+    ("orders", "orderDate", "SET orderDate = '2003-13-45' WHERE orderNumber = 10100",
+     "orderNumber=10100", BAD_DATE),
+    ("orders", "shippedDate", "SET shippedDate = '2003-02-30' WHERE orderNumber = 10100",
+     "orderNumber=10100", BAD_DATE),
+    ("orders", "requiredDate", "SET requiredDate = 20030106 WHERE orderNumber = 10100",
+     "orderNumber=10100", "holds integer where a date is expected"),
+    ("employees", "reportsTo", "SET reportsTo = 12.5 WHERE employeeNumber = 1002",
+     "employeeNumber=1002", "holds real where an integer is expected"),
+    ("products", "quantityInStock",
+     "SET quantityInStock = 3000000000 WHERE productCode = 'S10_2556'",
+     "productCode='S10_2556'", "is out of range for a 32-bit integer"),
+    ("payments", "amount",
+     "SET amount = 1e300 WHERE customerNumber = 103 AND checkNumber = 'BM597038'",
+     "customerNumber=103, checkNumber='BM597038'", DECIMAL_RANGE),
+    ("customers", "creditLimit", "SET creditLimit = 99999999.999 WHERE customerNumber = 103",
+     "customerNumber=103", DECIMAL_RANGE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("table", "column", "change", "key", "problem"), UPDATED)
+def test_unfit_value_in_a_changed_row_is_refused_naming_table_column_and_key(
+    shop: Platform, table: str, column: str, change: str, key: str, problem: str
+) -> None:
+    shop.ingest()
+    before = snapshot_ids(shop)
+    source_sql(
+        shop,
+        f"UPDATE {table} {change}",
+        "UPDATE offices SET city = 'Paris 2' WHERE officeCode = '1'",  # a good change elsewhere
+    )
+    report = shop.ingest()
+    results = {r.table: r for r in report.results}
+    assert not report.ok
+    assert results[table].status == "failed"
+    assert results[table].error == (
+        f"{table}.{column} in row {key}: {problem}; nothing written for {table}"
+    )
+    assert snapshot_ids(shop)[f"bronze.{table}"] == before[f"bronze.{table}"]
+    assert results["offices"].status == "loaded" and results["offices"].updates == 1
+    assert [r.table for r in report.results if r.status == "failed"] == [table]
+
+
+# Rows past the cursor: order lines and ratings are read by cursor, not diffed.
+INSERTED = [
+    ("orderdetails", "priceEach",
+     "INSERT INTO orderdetails VALUES (11100, 'S10_2556', 3, 'N/A', 1)",
+     "orderNumber=11100, productCode='S10_2556'", TEXT_NOT_DECIMAL),
+    ("orderdetails", "quantityOrdered",
+     "INSERT INTO orderdetails VALUES (11100, 'S10_2556', '12abc', 10.5, 1)",
+     "orderNumber=11100, productCode='S10_2556'", "holds text where an integer is expected"),
+    ("ratings", "ratedAt",
+     "INSERT INTO ratings VALUES (103, 'S10_2556', 4, '2005-06-31 10:00:00')",
+     "customerNumber=103, productCode='S10_2556'", BAD_TIMESTAMP),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("table", "column", "change", "key", "problem"), INSERTED)
+def test_unfit_value_in_a_new_row_past_the_cursor_is_refused(
+    shop: Platform, table: str, column: str, change: str, key: str, problem: str
+) -> None:
+    shop.ingest()
+    before = snapshot_ids(shop)
+    source_sql(shop, "DELETE FROM ratings WHERE customerNumber = 103", change)
+    result = {r.table: r for r in shop.ingest([table]).results}[table]
+    assert result.status == "failed"
+    assert result.error == f"{table}.{column} in row {key}: {problem}; nothing written for {table}"
+    assert snapshot_ids(shop)[f"bronze.{table}"] == before[f"bronze.{table}"]
+
+
+def test_unfit_value_on_first_ingest_lands_no_rows(shop: Platform) -> None:
+    source_sql(shop, "UPDATE customers SET creditLimit = 'N/A' WHERE customerNumber = 103")
+    result = {r.table: r for r in shop.ingest(["customers"]).results}["customers"]
+    assert result.error == (
+        f"customers.creditLimit in row customerNumber=103: {TEXT_NOT_DECIMAL}; "
+        "nothing written for customers"
+    )
+    assert shop.catalog.load_table("bronze.customers").current_snapshot() is None
+
+
+def test_cli_prints_one_line_and_exits_1_for_a_malformed_date(shop: Platform) -> None:
+    data_dir = shop.settings.data_dir
+    source_sql(shop, "UPDATE orders SET orderDate = '2003-13-45' WHERE orderNumber = 10100")
+    done = ingest_cli(data_dir, "orders", "customers")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert errors == [
+        f"error: orders.orderDate in row orderNumber=10100: {BAD_DATE}; nothing written for orders"
+    ]
+    assert "2003-13-45" not in done.stdout + done.stderr  # the value itself is never quoted
+    assert {s.name: s.rows for s in shop.tables()}["bronze.customers"] == 100
+
+
+@pytest.mark.parametrize(
+    ("values", "target", "problem"),
+    [
+        ([1e12, 5.0], pa.decimal128(10, 2), "value is not decimal(10, 2)"),
+        ([float("inf")], pa.decimal128(10, 2), "value is not decimal(10, 2)"),
+        ([float("nan")], pa.decimal128(10, 2), "value is not decimal(10, 2)"),
+        (["12", "twelve"], pa.int64(), "value is not an integer"),
+        (["2003-02-29"], pa.date32(), "value is not a date"),
+    ],
+)
+def test_conversion_refuses_instead_of_storing_a_silent_zero(
+    values: list[object], target: pa.DataType, problem: str
+) -> None:
+    # Every extractor (PostgreSQL, MySQL…) converts through this: a double too large for the
+    # decimal used to become 0.00 in an unchecked cast.
+    with pytest.raises(IngestError) as info:
+        conform_column(pa.array(values), target, table="t", column="c")
+    assert str(info.value) == f"t.c: {problem}; nothing written for t"
+
+
+def test_conversion_keeps_values_that_fit() -> None:
+    fitting = pa.array([99_999_999.99, -99_999_999.994, 0.01])
+    result = conform_column(fitting, pa.decimal128(10, 2), table="t", column="c")
+    assert result.to_pylist() == [Decimal("99999999.99"), Decimal("-99999999.99"), Decimal("0.01")]
