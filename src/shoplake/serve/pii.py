@@ -5,7 +5,8 @@ lineage through every model: **upstream** to the columns they are computed from 
 camelCase ``customerName`` behind ``silver.customers.customer_name``), and **downstream** to any
 model column computed from a PII column, tagged or not. As a safety net, any column whose
 snake_case name is a tagged name (``postalCode`` → ``postal_code``) is PII in every table, and
-raw payloads and contract samples, which can quote any column, are PII too.
+so is every free-text column that can quote a refused or failing row — raw payloads, reasons,
+errors, messages and samples (:data:`FREE_TEXT`), in whichever table and layer holds them.
 
 Masking replaces each value with a keyed hash (``masked:`` + 10 hex digits; the key is random
 per process), so an analyst can still count, group and join on a masked column but cannot read
@@ -31,12 +32,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Columns that may quote any other column's value: raw payloads and contract failure samples.
-ALWAYS_PII: Mapping[str, frozenset[str]] = {
-    "bronze.dead_letters": frozenset({"payload"}),
-    "bronze.supplier_dead_letters": frozenset({"payload"}),
-    "audit.contract_results": frozenset({"sample", "message"}),
-}
+#: Free-text columns that may quote any value of a refused or failing row — dead letters'
+#: payloads and reasons, contract samples and messages, stored errors (``payload``,
+#: ``failure_reason``, ``error_message``…): PII in every table, whatever the lineage says, since
+#: no lineage follows a value quoted into text. Matched on the snake_case name's last word.
+FREE_TEXT = re.compile(r"(^|_)(payload|raw|reason|error|message|sample|details?)$")
 MASK_PREFIX = "masked:"
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -57,8 +57,12 @@ class PiiColumns:
 
     def of(self, table: str, columns: Iterable[str]) -> list[str]:
         """The PII columns among ``columns`` of ``table`` (in their order)."""
-        traced = self.traced.get(table, set()) | ALWAYS_PII.get(table, frozenset())
-        return [c for c in columns if c.lower() in traced or snake(c) in self.names]
+        traced = self.traced.get(table, set())
+        return [
+            c
+            for c in columns
+            if c.lower() in traced or snake(c) in self.names or FREE_TEXT.search(snake(c))
+        ]
 
 
 def trace(catalog: Catalog, project: Project) -> PiiColumns:

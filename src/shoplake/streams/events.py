@@ -236,7 +236,7 @@ def parse(raw: bytes) -> Any:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
-def show(value: Any) -> str:
+def describe_kind(value: Any) -> str:
     """What a value is, as a reason names it: its JSON kind, never the value itself (a payload
     may carry personal data, and reasons are read by people who may not see it)."""
     if value is None:
@@ -287,7 +287,7 @@ def validate(
     except ValueError as exc:
         return Invalid(f"bad JSON: {exc}", raw)
     if type(data) is not dict:
-        return Invalid(f"expected a JSON object, got {show(data)}", raw)
+        return Invalid(f"expected a JSON object, got {describe_kind(data)}", raw)
     result = _check(data, known_products, now + max_future, max_future)
     return Invalid(result, raw) if isinstance(result, str) else result
 
@@ -304,7 +304,7 @@ def _check(
     if version is _MISSING:
         return "missing field 'schema_version'"
     if type(version) is not int:
-        return f"field 'schema_version': expected an integer, got {show(version)}"
+        return f"field 'schema_version': expected an integer, got {describe_kind(version)}"
     if version != SCHEMA_VERSION:
         return f"unknown schema_version {version}"
     for name in FIELDS:
@@ -313,7 +313,7 @@ def _check(
 
     event_id = data["event_id"]
     if type(event_id) is not str or not event_id:
-        return f"field 'event_id': expected a non-empty string, got {show(event_id)}"
+        return f"field 'event_id': expected a non-empty string, got {describe_kind(event_id)}"
     if len(event_id) > MAX_EVENT_ID:
         return f"field 'event_id': longer than {MAX_EVENT_ID} characters ({len(event_id)})"
 
@@ -321,12 +321,12 @@ def _check(
     if type(event_type) is not str or event_type not in EVENT_TYPES:
         return (
             f"field 'event_type': expected one of {', '.join(sorted(EVENT_TYPES))}, "
-            f"got {show(event_type)}"
+            f"got {describe_kind(event_type)}"
         )
 
     text = data["event_time"]
     if type(text) is not str:
-        return f"field 'event_time': expected an ISO-8601 string with a timezone, got {show(text)}"
+        return f"field 'event_time': expected an ISO-8601 string with a timezone, got {describe_kind(text)}"
     try:
         event_time = datetime.fromisoformat(text)
     except ValueError:
@@ -343,14 +343,14 @@ def _check(
 
     session_id = data["session_id"]
     if type(session_id) is not str or not session_id:
-        return f"field 'session_id': expected a non-empty string, got {show(session_id)}"
+        return f"field 'session_id': expected a non-empty string, got {describe_kind(session_id)}"
     if len(session_id) > MAX_SESSION_ID:
         return f"field 'session_id': longer than {MAX_SESSION_ID} characters ({len(session_id)})"
 
     customer = data["customer_number"]
     if customer is not None:
         if type(customer) is not int:
-            return f"field 'customer_number': expected an integer or null, got {show(customer)}"
+            return f"field 'customer_number': expected an integer or null, got {describe_kind(customer)}"
         if not _INT64_MIN <= customer <= _INT64_MAX:
             return "field 'customer_number': out of range (int64)"
 
@@ -360,7 +360,7 @@ def _check(
         if needs_product:
             return f"field 'product_code': required for {event_type} events"
     elif type(product) is not str or not product:
-        return f"field 'product_code': expected a non-empty string or null, got {show(product)}"
+        return f"field 'product_code': expected a non-empty string or null, got {describe_kind(product)}"
     elif known_products is not None and product not in known_products:
         return "field 'product_code': unknown product (not in the catalogue)"
 
@@ -369,7 +369,7 @@ def _check(
         if needs_product:
             return f"field 'quantity': required for {event_type} events"
     elif type(quantity) is not int or quantity < 1:
-        return f"field 'quantity': expected an integer >= 1, got {show(quantity)}"
+        return f"field 'quantity': expected an integer >= 1, got {describe_kind(quantity)}"
     elif quantity > _INT32_MAX:
         return "field 'quantity': out of range (int32)"
 
@@ -381,9 +381,9 @@ def _check(
     else:
         kind = type(raw_price)
         if kind is not float and kind is not int:
-            return f"field 'price': expected a number >= 0, got {show(raw_price)}"
+            return f"field 'price': expected a number >= 0, got {describe_kind(raw_price)}"
         if raw_price < 0 or (kind is float and not math.isfinite(raw_price)):
-            return f"field 'price': expected a number >= 0, got {show(raw_price)}"
+            return f"field 'price': expected a number >= 0, got {describe_kind(raw_price)}"
         if raw_price >= _PRICE_LIMIT:
             return "field 'price': does not fit decimal(10,2)"
         try:
@@ -392,18 +392,20 @@ def _check(
                 return "field 'price': more than 2 decimals"
             price = price.quantize(_CENT)
         except InvalidOperation:
-            return f"field 'price': expected a number >= 0, got {show(raw_price)}"
+            return f"field 'price': expected a number >= 0, got {describe_kind(raw_price)}"
 
     device = data["device"]
     if type(device) is not str or device not in DEVICES:
-        return f"field 'device': expected one of {', '.join(sorted(DEVICES))}, got {show(device)}"
+        return f"field 'device': expected one of {', '.join(sorted(DEVICES))}, got {describe_kind(device)}"
 
     query = data["query"]
     if event_type == "search":
         if type(query) is not str or not query:
-            return f"field 'query': expected a non-empty string for search, got {show(query)}"
+            return (
+                f"field 'query': expected a non-empty string for search, got {describe_kind(query)}"
+            )
     elif query is not None:
-        return f"field 'query': only allowed for search events, got {show(query)}"
+        return f"field 'query': only allowed for search events, got {describe_kind(query)}"
 
     return Event(
         event_id,

@@ -303,11 +303,11 @@ class _ResourceLoader:
             row = validate(self.resource, record)
             if self.resource is not PRODUCTS and row["sku"] not in self.products:
                 why = (
-                    "whose product record was dead-lettered"
+                    "the reviewed product's record was dead-lettered"
                     if row["sku"] in self.dead_products
-                    else "which is not in the supplier's catalog"
+                    else "the reviewed product is not in the supplier's catalog"
                 )
-                raise InvalidRecordError(f"sku: reviews {row['sku']!r}, {why}")
+                raise InvalidRecordError(f"sku: {why}")
         except InvalidRecordError as exc:
             self._dead_letter(record, str(exc))
             return

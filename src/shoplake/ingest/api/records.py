@@ -2,7 +2,9 @@
 
 A record that does not match its schema (a missing or mistyped field, a rating outside 1..5,
 a price that is not a number, a review of a product the catalog does not have) is not
-guessed at: it becomes a dead letter carrying the raw record and the reason.
+guessed at: it becomes a dead letter carrying the raw record and the reason. A reason names
+the field and the rule it breaks, never the value: records carry personal data (a reviewer's
+name, email and phone), and reasons are read by people who may not see it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
+
+from shoplake.streams.events import describe_kind
 
 PRICE = pa.decimal128(10, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -81,43 +85,46 @@ BOUNDS: dict[tuple[str, str], tuple[int | None, int | None]] = {
 def parse_timestamp(value: Any) -> dt.datetime:
     """An ISO 8601 timestamp with a zone (``Z`` or an offset), as UTC."""
     if not isinstance(value, str):
-        raise InvalidRecordError(f"not an ISO 8601 string: {value!r}")
+        raise InvalidRecordError(f"expected an ISO 8601 string, got {describe_kind(value)}")
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRecordError(f"not an ISO 8601 timestamp: {value!r}") from exc
+        raise InvalidRecordError("not an ISO 8601 timestamp") from exc
     if parsed.tzinfo is None:
-        raise InvalidRecordError(f"timestamp without a time zone: {value!r}")
-    return parsed.astimezone(dt.UTC)
+        raise InvalidRecordError("timestamp without a time zone")
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise InvalidRecordError("timestamp out of range") from exc
 
 
 def _price(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidRecordError(f"not a price: {value!r}")
+        raise InvalidRecordError(f"expected a price, got {describe_kind(value)}")
     try:
         price = Decimal(str(value))
     except InvalidOperation as exc:
-        raise InvalidRecordError(f"not a price: {value!r}") from exc
+        raise InvalidRecordError("not a decimal number") from exc
     if not price.is_finite() or price < 0 or price >= Decimal("1e8"):
-        raise InvalidRecordError(f"price out of range: {value!r}")
+        raise InvalidRecordError("price outside 0..99999999.99")
     return price.quantize(Decimal("0.01"))
 
 
 def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRecordError(f"not an integer: {value!r}")
+        raise InvalidRecordError(f"expected an integer, got {describe_kind(value)}")
     return value
 
 
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidRecordError(f"not a boolean: {value!r}")
+        raise InvalidRecordError(f"expected a boolean, got {describe_kind(value)}")
     return value
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidRecordError(f"not a string: {value!r}")
+        raise InvalidRecordError(f"expected a string, got {describe_kind(value)}")
     return value
 
 
@@ -151,7 +158,8 @@ def validate(resource: Resource, record: Any) -> dict[str, Any]:
             raise InvalidRecordError(f"{name}: {exc}") from None
         low, high = BOUNDS.get((resource.name, name), (None, None))
         if (low is not None and converted < low) or (high is not None and converted > high):
-            raise InvalidRecordError(f"{name}: {converted} is outside {low}..{high}")
+            bounds = f"{'' if low is None else low}..{'' if high is None else high}"
+            raise InvalidRecordError(f"{name}: outside {bounds}")
         if kind == pa.string() and required and not converted.strip():
             raise InvalidRecordError(f"{name}: empty")
         row[name] = converted

@@ -1,6 +1,7 @@
 """Security: who sees PII in clear. The masking map is the API's own (``serve.pii.trace``:
-contract tags followed by lineage); columns whose names suggest personal data but that the map
-does not cover are shown to analysts in clear."""
+contract tags followed by lineage, plus free-text columns by name); columns whose names suggest
+personal data — or free text that can quote it, such as a dead letter's reason or a stored
+error — but that the map does not cover are shown to analysts in clear."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ if TYPE_CHECKING:
     from shoplake.ops.assess.context import Context
     from shoplake.ops.assess.model import Recorder
 
-#: Column names (snake_case) that suggest personal data.
+#: Column names (snake_case) that suggest personal data, or free text that may quote it.
 PERSONAL = re.compile(
     r"(^|_)(e?mail|phone|mobile|first_name|last_name|full_name|surname|contact|address|postal|"
     r"zip|birth|ssn|passport|card_number|iban|ip_address|reviewer|customer_name)(_|\d|$)"
+    r"|(^|_)(payload|raw|reason|error|message|sample|details?|comment|notes?|remarks?)$"
 )
 #: What each role sees (serve/auth.py: Caller.sees_pii; serve/routes: tables and queries).
 ROLE_VIEWS = {
