@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from shoplake.redact import error_message, redact, url_password
+from shoplake.services import free_port
+from tests.support.postgres import (
+    DB_USER,
+    EmbeddedPostgres,
+    PostgresUnavailableError,
+    start_postgres,
+)
 
 URLS = [
     # (url as configured, as it may be shown)
@@ -131,3 +144,73 @@ def test_error_message_of_a_real_sqlalchemy_error() -> None:
         engine.connect()
     assert "Background on this error" in str(caught.value)
     assert error_message(caught.value) == "unable to open database file"
+
+
+# Where URLs and driver errors surface: the CLI's errors and Dagster's run storage ----------
+
+SECRET_PASSWORD, SECRET_PARAM = "wr/ong9Secret", "kSecret2"
+
+
+def _shoplake(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLAKE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "shoplake.cli", "--data-dir", str(data_dir), *args],
+        env=clean | env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _files_holding(root: Path, *secrets: str) -> list[str]:
+    """Every file under ``root`` (SQLite databases included) whose bytes hold a secret."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path}: {s}" for s in secrets if s.encode() in data]
+    return found
+
+
+@pytest.fixture(scope="module")
+def tcp_postgres() -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL on 127.0.0.1 that checks passwords (SCRAM)."""
+    try:
+        server = start_postgres(tcp_port=free_port())
+    except PostgresUnavailableError as exc:
+        pytest.skip(f"embedded PostgreSQL unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+def test_ingest_refused_by_postgres_names_no_secret(
+    tmp_path: Path, tcp_postgres: EmbeddedPostgres
+) -> None:
+    url = tcp_postgres.tcp_url(SECRET_PASSWORD, sslpassword=SECRET_PARAM)
+    done = _shoplake(tmp_path, "ingest", SHOPLAKE_SOURCE__URL=url)
+    assert done.returncode != 0
+    assert f"postgresql+psycopg://{DB_USER}:***@127.0.0.1:{tcp_postgres.port}/" in done.stderr
+    assert f'password authentication failed for user "{DB_USER}"' in done.stderr
+    assert "9Secret" not in done.stdout + done.stderr
+    assert SECRET_PARAM not in done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_a_dagster_run_against_an_unreachable_source_stores_no_secret(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://alice:{SECRET_PASSWORD}@127.0.0.1:{port}/shop?sslpassword={SECRET_PARAM}"
+    done = _shoplake(
+        tmp_path, "run", "--select", "bronze.orders",
+        SHOPLAKE_SOURCE__URL=url, SHOPLAKE_ORCHESTRATE__MAX_RETRIES="0",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert (
+        f"bronze.orders                failed: cannot connect to source "
+        f"'postgresql://alice:***@127.0.0.1:{port}/shop?sslpassword=***'"
+    ) in done.stdout
+    assert "9Secret" not in done.stdout + done.stderr and SECRET_PARAM not in done.stderr
+    storage = tmp_path / "dagster"
+    assert list(storage.glob("history/runs/*.db")), "the run was not recorded"
+    assert list(storage.rglob("compute_logs/*")), "no compute logs were written"
+    assert _files_holding(storage, "9Secret", SECRET_PARAM) == []
+    assert _files_holding(tmp_path, "9Secret", SECRET_PARAM) == []
