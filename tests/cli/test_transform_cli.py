@@ -26,6 +26,13 @@ def test_transform_check_and_a_corrupted_published_table(shop: Platform) -> None
     checked = run(*args, "check")
     assert checked.returncode == 0, checked.stdout
     assert checked.stdout.strip().splitlines()[-1].endswith("checks passed")
+    # Rows come by layer (silver, gold, then the ml models), table, then check name.
+    as_json = json.loads(run(*args, "check", "--output", "json").stdout)
+    listed = [(r["model"], r["check"]) for r in as_json]
+    folders = {target: model.folder for target, model in shop.project().models.items()}
+    rank = {"silver": 0, "gold": 1, "ml": 2}
+    assert listed == sorted(listed, key=lambda mc: (rank[folders[mc[0]]], mc[0], mc[1]))
+    assert listed[0][0] == "silver.customers" and listed[-1][0] == "gold.ratings_for_ml"
 
     # Another writer appends an order whose customer does not exist straight into silver.
     orders = shop.catalog.load_table("silver.orders")

@@ -83,3 +83,18 @@ def test_join_using_between_lakehouse_tables(tiny: Platform) -> None:
         "SELECT a.id, b.name FROM bronze.items a JOIN bronze.items b USING (id) ORDER BY id"
     )
     assert result.table.column("name").to_pylist() == ["kettle", "mug", "teapot"]
+
+
+def test_a_typo_gets_the_closest_table(tiny: Platform) -> None:
+    with pytest.raises(TableNotFoundError) as info:
+        tiny.query("SELECT * FROM bronze.item")
+    assert str(info.value) == "no lakehouse table 'bronze.item' — did you mean bronze.items?"
+
+
+def test_a_bare_name_gets_the_qualified_names_it_could_mean(tiny: Platform) -> None:
+    with pytest.raises(TableNotFoundError) as info:
+        tiny.query("SELECT count(*) FROM items")
+    assert str(info.value) == "no table 'items': tables are named layer.table: try bronze.items"
+    # A CTE of that name is not a lakehouse table and is left to DuckDB.
+    cte = tiny.query("WITH items AS (SELECT 7 AS id) SELECT id FROM items")
+    assert cte.table.column("id").to_pylist() == [7]

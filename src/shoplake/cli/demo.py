@@ -13,6 +13,7 @@ from shoplake.cli.main import platform
 from shoplake.cli.output import ingest_progress, out, print_table, say
 from shoplake.cli.pipeline import print_ingest_report
 from shoplake.errors import ShoplakeError
+from shoplake.redact import redact
 
 if TYPE_CHECKING:
     from shoplake.orchestrate.execute import AssetOutcome, RunSummary
@@ -100,7 +101,7 @@ def demo(
     result = plat.generate(scale=scale, seed=seed)
     counts = result.counts
     out.print(
-        f"  Created the ClassicModels schema in {plat.settings.source_url} and filled it in "
+        f"  Created the ClassicModels schema in {redact(plat.settings.source_url)} and filled it in "
         f"{result.seconds:.1f} s: {counts.get('customers', 0):,} customers, "
         f"{counts.get('products', 0):,} products, {counts.get('orders', 0):,} orders, "
         f"{counts.get('orderdetails', 0):,} order lines, {counts.get('ratings', 0):,} ratings."
@@ -172,7 +173,7 @@ def demo(
         [s.as_dict() for s in stats],
         ["name", "rows", "data_files", "snapshots", "watermark"],
     )
-    out.print(f"  Catalog: {plat.settings.catalog_uri}; data: {plat.settings.warehouse}.")
+    out.print(f"  Catalog: {redact(plat.settings.catalog_uri)}; data: {plat.settings.warehouse}.")
 
     _heading("4", "transform", "clean current state (silver), a star schema and ML tables (gold)")
     from shoplake.orchestrate.execute import run as run_assets

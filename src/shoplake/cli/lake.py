@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, human_bytes, out, print_table, say
+from shoplake.cli.output import emit_json, human_bytes, out, plural, print_table, say
 
 
 def tables(
@@ -82,9 +82,10 @@ def query(
     else:
         raise typer.BadParameter(f"unknown output {output!r}: use table, json or csv")
     if result.truncated:
-        say(f"[yellow]showing the first {result.table.num_rows:,} rows; raise --max-rows for more")
+        shown = plural(result.table.num_rows, "row")
+        say(f"[yellow]showing the first {shown}; raise --max-rows for more")
     if output == "table":
-        out.print(f"[dim]{result.table.num_rows:,} rows in {result.seconds:.2f} s[/dim]")
+        out.print(f"[dim]{plural(result.table.num_rows, 'row')} in {result.seconds:.2f} s[/dim]")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,14 +20,24 @@ app = typer.Typer(
     name="shoplake",
     help=(
         "shoplake — a local-first data platform for product recommendations.\n\n"
-        "The lifecycle, stage by stage: generate (or load) a source database → ingest it into "
-        "the bronze layer of an Iceberg lakehouse → store, maintain and query it. "
-        "Start with `shoplake demo`."
+        "The lifecycle: generate → ingest → store → transform → serve. Generate (or load) a "
+        "source database; ingest it, a clickstream and a REST source into the bronze layer of "
+        "an Iceberg lakehouse; store, maintain and query it; transform it into silver, the gold "
+        "star schema and a trained recommender; serve recommendations, analytics and a "
+        "dashboard over HTTP. Start with `shoplake demo`."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"shoplake {version('shoplake')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -51,6 +61,16 @@ def _global(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print shoplake's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     if config is not None:
         if not config.exists():
@@ -146,6 +166,9 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:
         if isinstance(exc, _click_exceptions()):
+            from shoplake.cli.output import point_at_output_option
+
+            point_at_output_option(exc, sys.argv[1:])
             exc.show()  # e.g. "Error: Invalid value for '--engine'", with the usage line
             sys.exit(exc.exit_code)
         raise

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, out, print_table, say
+from shoplake.cli.output import emit_json, out, plural, print_table, say
 
 if TYPE_CHECKING:
     from shoplake.ml.serving import ScoredProduct
@@ -36,14 +36,15 @@ def train(ctx: typer.Context, output: Output = "text") -> None:
         return
     _metrics_table(report.as_dict()["metrics"], report.k)
     counts = report.counts
+    trained = plural(counts["train_interactions"], "interaction")
     out.print(
-        f"{report.version}: trained on {counts['train_interactions']:,} interactions before "
+        f"{report.version}: trained on {trained} before "
         f"{report.cutoff[:10]}, tested on {counts['test_interactions']:,}; serving "
         f"{report.served_model} refitted on all {counts['interactions']:,}"
     )
     if report.promoted:
         rows = report.published.get("gold.recommendations", 0)
-        out.print(f"promoted {report.version}: gold.recommendations holds {rows:,} rows")
+        out.print(f"promoted {report.version}: gold.recommendations holds {plural(rows, 'row')}")
     else:
         out.print(f"not promoted: `shoplake models promote {report.version}` serves it")
 
@@ -116,7 +117,7 @@ def promote_model(
 ) -> None:
     """Serve a version: rewrite the gold ML tables from it, then point serving at it."""
     published = platform(ctx).promote(version)
-    tables = ", ".join(f"{name} ({rows:,} rows)" for name, rows in published.items())
+    tables = ", ".join(f"{name} ({plural(rows, 'row')})" for name, rows in published.items())
     out.print(f"promoted {version}: {tables}")
 
 

@@ -14,7 +14,8 @@ from rich.table import Table
 if TYPE_CHECKING:
     from shoplake.ingest.runner import ProgressHook
 
-err = Console(stderr=True, highlight=False)
+# Messages are never wrapped: a piped or logged line stays one line, whatever its length.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped output gets a fixed, roomy width instead of rich's 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
@@ -27,6 +28,42 @@ def say(message: str) -> None:
 def emit_json(payload: Any) -> None:
     """Machine-readable output on stdout."""
     print(json.dumps(payload, indent=2, default=str))
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 commit``, ``2 commits``, ``1,200 rows``; ``many`` when adding an s is wrong."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
+#: Options people reach for to pick an output format, which shoplake calls --output.
+FORMAT_OPTIONS = ("--format", "--fmt", "--output-format")
+
+
+def point_at_output_option(exc: Exception, argv: Sequence[str]) -> None:
+    """Rewrite a usage error for ``--format`` (and its kin) on a command that has
+    ``--output`` so that it says which option to use, with the value given."""
+    name = getattr(exc, "option_name", None)
+    command = getattr(getattr(exc, "ctx", None), "command", None)
+    if name not in FORMAT_OPTIONS or command is None:
+        return
+    if not any("--output" in getattr(p, "opts", ()) for p in command.params):
+        return
+    value = _value_of(name, argv)
+    exc.message = (  # type: ignore[attr-defined]
+        f"No such option: {name}: use --output {value}"
+        if value
+        else f"No such option: {name}: this command's format is chosen with --output"
+    )
+    exc.possibilities = None  # type: ignore[attr-defined]
+
+
+def _value_of(option: str, argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg.startswith(option + "="):
+            return arg.partition("=")[2] or None
+        if arg == option and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            return argv[i + 1]
+    return None
 
 
 def human_bytes(size: int) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, ingest_progress, print_table, say
+from shoplake.cli.output import emit_json, ingest_progress, plural, print_table, say
 
 if TYPE_CHECKING:
     from shoplake.ingest.runner import IngestReport
@@ -71,8 +71,9 @@ def ingest_supplier_api(
         columns += ["already_landed", "dead_letters", "watermark"]
         print_table([vars(r) for r in report.results], columns, title=report.base_url)
         retries = ", ".join(f"{n} {why}" for why, n in sorted(report.retries.items()))
+        fetches = plural(report.token_fetches, "token fetch", "token fetches")
         say(
-            f"{report.requests:,} requests, {report.token_fetches} token fetch(es), "
+            f"{plural(report.requests, 'request')}, {fetches}, "
             f"retries: {retries or 'none'} ({report.waited_seconds:.1f} s waiting)"
         )
     failures = [r for r in report.results if r.error]

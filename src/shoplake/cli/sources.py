@@ -42,7 +42,10 @@ def generate(
     plat = platform(ctx, **{"source.url": source})
     result = plat.generate(scale=scale, seed=seed)
     rows = [{"table": t, "rows": n} for t, n in result.counts.items()]
-    print_table(rows, ["table", "rows"], title=f"source {plat.settings.source_url}")
+    from shoplake.redact import redact
+
+    title = f"source {redact(plat.settings.source_url)}"
+    print_table(rows, ["table", "rows"], title=title)
     say(
         f"generated {sum(result.counts.values()):,} rows in {result.seconds:.1f} s; "
         f"tastes in {plat.settings.tastes_path}"

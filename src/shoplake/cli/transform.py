@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, out, print_table, say
+from shoplake.cli.output import emit_json, out, plural, print_table, say
+
+if TYPE_CHECKING:
+    from shoplake.transform.contracts import CheckResult
+    from shoplake.transform.project import Project
 
 
 class Engine(StrEnum):
@@ -95,7 +99,8 @@ def check(
 
     Results are appended to audit.contract_results.
     """
-    results = platform(ctx).check(models or None)
+    shop = platform(ctx)
+    results = sorted_by_layer(shop.check(models or None), shop.project())
     if output == "json":
         emit_json([r.as_dict() for r in results])
     else:
@@ -105,9 +110,25 @@ def check(
         ]
         print_table(rows, ["model", "check", "status", "detail"])
         passed = sum(r.status == "pass" for r in results)
-        out.print(f"{passed} of {len(results)} checks passed")
+        out.print(f"{passed} of {plural(len(results), 'check')} passed")
     if any(r.status != "pass" for r in results):
         raise typer.Exit(1)
+
+
+#: The order ``check`` lists layers in: a model's folder (ml models publish to gold).
+LAYER_ORDER = ("bronze", "silver", "gold", "ml")
+
+
+def sorted_by_layer(results: list[CheckResult], project: Project) -> list[CheckResult]:
+    """Check results by layer (bronze, silver, gold, ml), then table, then check name."""
+
+    def key(result: CheckResult) -> tuple[int, str, str]:
+        model = project.models.get(result.model)
+        layer = model.folder if model else result.model.partition(".")[0]
+        rank = LAYER_ORDER.index(layer) if layer in LAYER_ORDER else len(LAYER_ORDER)
+        return rank, result.model, result.check
+
+    return sorted(results, key=key)
 
 
 def lineage(

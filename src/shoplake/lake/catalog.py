@@ -94,15 +94,18 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def load_table(catalog: Catalog, name: str) -> Table:
-    """Load ``namespace.table`` or raise TableNotFoundError naming it and what exists."""
+    """Load ``namespace.table`` or raise TableNotFoundError naming it and the closest match."""
     from pyiceberg.exceptions import NoSuchTableError
 
+    from shoplake.lake.naming import bare_table, unknown_table
+
+    if "." not in name:
+        raise TableNotFoundError(bare_table(name, list_tables(catalog)))
     split_name(name)
     try:
         return catalog.load_table(name)
     except NoSuchTableError:
-        known = ", ".join(list_tables(catalog)) or "none yet — run `shoplake ingest`"
-        raise TableNotFoundError(f"no lakehouse table {name!r} (tables: {known})") from None
+        raise TableNotFoundError(unknown_table(name, list_tables(catalog))) from None
 
 
 def list_tables(catalog: Catalog) -> list[str]:

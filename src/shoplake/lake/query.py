@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.errors import QueryError, QueryRefusedError, TableNotFoundError
+from shoplake.errors import QueryError, QueryRefusedError, ShoplakeError, TableNotFoundError
 from shoplake.lake.catalog import NAMESPACES, list_tables
+from shoplake.lake.naming import bare_table, unknown_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 _ALLOWED_STATEMENTS = {"SELECT"}
 _LEADING_COMMENTS = re.compile(r"^(\s+|--[^\n]*\n?|/\*.*?\*/)*", re.S)
+_MISSING_TABLE = re.compile(r'Catalog Error: Table with name "?(?P<name>[^"!]+?)"? does not exist')
 
 #: ``prepare(table_name, data)``: what DuckDB sees of one lakehouse table.
 Prepare = Callable[[str, "pa.Table"], "pa.Table"]
@@ -102,23 +104,34 @@ def _expose_tables(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
     tables: frozenset[str],
+    known: list[str],
     prepare: Prepare | None = None,
 ) -> None:
     """Make lakehouse tables readable as ``namespace.table`` views over Arrow scans (each
     passed through ``prepare`` first, when given)."""
-    known = set(list_tables(catalog))
     for namespace in NAMESPACES:
         con.execute(f'CREATE SCHEMA "{namespace}"')
     for name in sorted(tables):
         if name not in known:
-            listing = ", ".join(sorted(known)) or "none yet — run `shoplake ingest`"
-            raise TableNotFoundError(f"no lakehouse table {name!r} (tables: {listing})")
+            raise TableNotFoundError(unknown_table(name, known))
         namespace, table = name.split(".")
         data = catalog.load_table(name).scan().to_arrow()
         con.register(f"__{namespace}__{table}", prepare(name, data) if prepare else data)
         con.execute(
             f'CREATE VIEW "{namespace}"."{table}" AS SELECT * FROM "__{namespace}__{table}"'
         )
+
+
+def _missing_table(exc: duckdb.Error, known: list[str]) -> ShoplakeError:
+    """DuckDB's catalog error as shoplake's line: a bare name (``FROM orders``) gets the
+    qualified names it could mean, an unknown layer the closest table."""
+    found = _MISSING_TABLE.match(str(exc))
+    if found is None:
+        return QueryError(f"query failed: {_first_line(exc)}")
+    name = found["name"]
+    if "." in name:
+        return TableNotFoundError(unknown_table(name, known))
+    return TableNotFoundError(bare_table(name, known))
 
 
 def run_query(
@@ -139,8 +152,9 @@ def run_query(
     started = time.perf_counter()
     con = locked_connection()
     timer = threading.Timer(timeout, con.interrupt) if timeout else None
+    known = list_tables(catalog)
     try:
-        _expose_tables(con, catalog, referenced_tables(text), prepare)
+        _expose_tables(con, catalog, referenced_tables(text), known, prepare)
         if timer is not None:
             timer.start()
         reader = con.sql(text).to_arrow_reader(min(max_rows + 1, 100_000))
@@ -152,6 +166,8 @@ def run_query(
                 break
     except duckdb.InterruptException:
         raise QueryError(f"query timed out after {timeout:g} s and was stopped") from None
+    except duckdb.CatalogException as exc:
+        raise _missing_table(exc, known) from None
     except duckdb.Error as exc:
         raise QueryError(f"query failed: {_first_line(exc)}") from None
     finally:

@@ -186,7 +186,11 @@ class Project:
             return matches[0]
         if matches:
             raise ProjectError(f"model {name!r} is ambiguous: use one of {', '.join(matches)}")
-        raise ProjectError(f"no model {name!r} (models: {', '.join(self.order)})")
+        from shoplake.lake.naming import closest
+
+        near = closest(name, [*self.order, *sorted({m.name for m in self.models.values()})])
+        hint = f" — did you mean {near}?" if near else f" (models: {', '.join(self.order)})"
+        raise ProjectError(f"no model {name!r}{hint}")
 
     def downstream(self, target: str) -> list[str]:
         """Every model that reads ``target``, directly or through others, in run order."""
