@@ -14,6 +14,7 @@ from shoplake.redact import error_message, redact, url_password
 from shoplake.services import free_port
 from tests.support.postgres import (
     DB_USER,
+    TCP_PASSWORD,
     EmbeddedPostgres,
     PostgresUnavailableError,
     start_postgres,
@@ -214,3 +215,15 @@ def test_a_dagster_run_against_an_unreachable_source_stores_no_secret(tmp_path: 
     assert list(storage.rglob("compute_logs/*")), "no compute logs were written"
     assert _files_holding(storage, "9Secret", SECRET_PARAM) == []
     assert _files_holding(tmp_path, "9Secret", SECRET_PARAM) == []
+
+
+@pytest.mark.integration
+def test_generate_prints_the_source_without_its_password(
+    tmp_path: Path, tcp_postgres: EmbeddedPostgres
+) -> None:
+    url = tcp_postgres.tcp_url(TCP_PASSWORD, sslpassword=SECRET_PARAM)
+    done = _shoplake(tmp_path, "generate", "--scale", "0.01", SHOPLAKE_SOURCE__URL=url)
+    assert done.returncode == 0, done.stderr
+    assert f"source postgresql+psycopg://{DB_USER}:***@127.0.0.1:" in done.stdout
+    assert TCP_PASSWORD not in done.stdout + done.stderr
+    assert SECRET_PARAM not in done.stdout + done.stderr

@@ -100,8 +100,9 @@ def demo(
     _heading("1", "generate", "the operational database where data is born")
     result = plat.generate(scale=scale, seed=seed)
     counts = result.counts
+    source = redact(plat.settings.source_url)
     out.print(
-        f"  Created the ClassicModels schema in {redact(plat.settings.source_url)} and filled it in "
+        f"  Created the ClassicModels schema in {source} and filled it in "
         f"{result.seconds:.1f} s: {counts.get('customers', 0):,} customers, "
         f"{counts.get('products', 0):,} products, {counts.get('orders', 0):,} orders, "
         f"{counts.get('orderdetails', 0):,} order lines, {counts.get('ratings', 0):,} ratings."
