@@ -266,6 +266,30 @@ def test_unreachable_api_gives_up_after_max_attempts(tmp_path: Path) -> None:
     assert report.retries == {"connection errors": 2}
 
 
+def test_an_unreachable_api_url_carrying_secrets_is_named_redacted(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    url = f"http://acme:pa%2Fss9Secret@127.0.0.1:{port}/v?api_key=k3ySecret"
+    overrides = {"supplier.url": url, "supplier.max_attempts": 1}
+    (products,) = Platform(data_dir=tmp_path, **overrides).ingest_api(["products"]).results
+    assert products.status == "failed" and products.error is not None
+    assert products.error.startswith(
+        f"supplier API http://acme:***@127.0.0.1:{port}/v?api_key=***: POST /oauth/token failed"
+    )
+    assert "Secret" not in products.error
+
+
+def test_an_unparsable_api_url_is_one_line_without_its_secret(tmp_path: Path) -> None:
+    from shoplake.ingest.api.client import SupplierApiError
+
+    url = "http://acme:pa/ss9Secret@127.0.0.1:1/v"  # "/" in the password ends the host
+    with pytest.raises(SupplierApiError) as caught:
+        Platform(data_dir=tmp_path, **{"supplier.url": url}).ingest_api(["products"])
+    assert str(caught.value) == (
+        "invalid supplier.url 'http://acme:***@127.0.0.1:1/v': not a URL; percent-encode '/', "
+        "'@' and ':' in its user name and password"
+    )
+
+
 def test_watermark_parsing_keeps_utc() -> None:
     assert parse_timestamp("2026-05-01T12:00:00.123456Z") == dt.datetime(
         2026, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC

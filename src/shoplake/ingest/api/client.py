@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoplake.config import SupplierSettings
 from shoplake.errors import ShoplakeError
+from shoplake.redact import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -78,15 +79,22 @@ class SupplierClient:
 
         self.settings = settings
         self.base_url = settings.base_url()
+        self.shown_url = redact(self.base_url)  # for messages: a URL may carry a key
         self.stats = ClientStats()
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._token = settings.token.get_secret_value() if settings.token else None
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=settings.timeout_seconds,
-            headers={"User-Agent": "shoplake-ingest"},
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=self.base_url,
+                timeout=settings.timeout_seconds,
+                headers={"User-Agent": "shoplake-ingest"},
+            )
+        except httpx.InvalidURL:  # its message may quote a piece of the password
+            raise SupplierApiError(
+                f"invalid supplier.url {self.shown_url!r}: not a URL; percent-encode '/', '@' "
+                "and ':' in its user name and password"
+            ) from None
 
     def close(self) -> None:
         self._http.close()
@@ -127,12 +135,12 @@ class SupplierClient:
                 continue
             return self._page(path, response)
         raise SupplierApiError(
-            f"supplier API {self.base_url}{path}: a fresh token was refused "
+            f"supplier API {self.shown_url}{path}: a fresh token was refused "
             f"{MAX_REFRESHES_PER_REQUEST} times in a row ({_bearer_error(response)})"
         )
 
     def _page(self, path: str, response: httpx.Response) -> Page:
-        where = f"supplier API {self.base_url}{path}"
+        where = f"supplier API {self.shown_url}{path}"
         if response.status_code == 401:
             raise SupplierApiError(
                 f"{where}: the configured supplier.token was refused ({_bearer_error(response)}); "
@@ -170,14 +178,14 @@ class SupplierClient:
         self.stats.token_fetches += 1
         if response.status_code != 200:
             raise SupplierApiError(
-                f"supplier API {self.base_url}/oauth/token refused client "
+                f"supplier API {self.shown_url}/oauth/token refused client "
                 f"{settings.client_id!r}: {_describe(response)} — fix supplier.client_id / "
                 "supplier.client_secret"
             )
         token = _json_or_empty(response).get("access_token")
         if not isinstance(token, str) or not token:
             raise SupplierApiError(
-                f"supplier API {self.base_url}/oauth/token answered without an access_token"
+                f"supplier API {self.shown_url}/oauth/token answered without an access_token"
             )
         return token
 
@@ -200,7 +208,7 @@ class SupplierClient:
                 self.stats.waited_seconds += pause
                 self._sleep(pause)
         raise SupplierApiError(
-            f"supplier API {self.base_url}: {what} failed {attempts} times; last: {last} "
+            f"supplier API {self.shown_url}: {what} failed {attempts} times; last: {last} "
             "(raise supplier.max_attempts or check the API's health)"
         )
 
