@@ -227,3 +227,33 @@ def test_generate_prints_the_source_without_its_password(
     assert f"source postgresql+psycopg://{DB_USER}:***@127.0.0.1:" in done.stdout
     assert TCP_PASSWORD not in done.stdout + done.stderr
     assert SECRET_PARAM not in done.stdout + done.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_doctor_names_a_refused_password_without_it(
+    tmp_path: Path, tcp_postgres: EmbeddedPostgres, output: str
+) -> None:
+    url = tcp_postgres.tcp_url(SECRET_PASSWORD, sslpassword=SECRET_PARAM)
+    done = _shoplake(
+        tmp_path, "doctor", "source", "--details", "--output", output, SHOPLAKE_SOURCE__URL=url
+    )
+    assert done.returncode == 1
+    assert "password authentication failed for user postgres" in done.stdout
+    assert "9Secret" not in done.stdout + done.stderr
+    assert SECRET_PARAM not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql://alice:pa/ss9Secret@db/shop",
+        "postgresql://alice@db/shop?password=pa9Secret",
+        "mysql+pymysql://root:r%2F9Secret@db/cm?sslpassword=x9Secret",
+    ],
+)
+def test_assess_finds_and_masks_secrets_in_every_url_form(value: str) -> None:
+    from shoplake.ops.assess.secrets_scan import classify, shown
+
+    assert classify("source.url", value) == "password in a URL"
+    assert "9Secret" not in shown("password in a URL", value)
