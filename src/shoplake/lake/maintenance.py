@@ -17,9 +17,10 @@ from urllib.parse import urlparse
 
 from shoplake.lake.snapshots import (
     DATA_COMMIT_KEY,
+    DATA_SNAPSHOT_KEY,
     MAINTENANCE_KEY,
     current_rows,
-    data_committed_ms,
+    last_data_snapshot,
 )
 
 if TYPE_CHECKING:
@@ -63,9 +64,9 @@ def compact(table: Table) -> None:
     from shoplake.lake.rewrite import rewrite_files
 
     summary = dict(COMPACTION_SUMMARY)
-    committed = data_committed_ms(table)
-    if committed is not None:
-        summary[DATA_COMMIT_KEY] = str(committed)
+    last = last_data_snapshot(table)
+    if last is not None:
+        summary[DATA_SNAPSHOT_KEY], summary[DATA_COMMIT_KEY] = str(last[0]), str(last[1])
     rewrite_files(table, summary)
 
 

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 #: Summary key with which shoplake tags the snapshots its maintenance writes.
 MAINTENANCE_KEY = "shoplake.maintenance"
-#: Summary key of a maintenance snapshot: when the rows last changed before it (epoch ms).
+#: Summary keys of a maintenance snapshot: the snapshot whose rows it holds, and its time.
+DATA_SNAPSHOT_KEY = "shoplake.data-snapshot-id"
 DATA_COMMIT_KEY = "shoplake.data-committed-at-ms"
 
 
@@ -61,22 +62,37 @@ def current_rows(table: Table | None) -> int:
     return summary_int(table.current_snapshot() if table is not None else None, "total-records")
 
 
-def data_committed_ms(table: Table) -> int | None:
-    """When the table's rows last changed (epoch ms), or None for a table with no snapshot.
+def last_data_snapshot(table: Table) -> tuple[int, int] | None:
+    """The id and time (epoch ms) of the snapshot holding the table's rows as they are, or
+    None for a table with no snapshot.
 
-    That is the newest snapshot that is not maintenance; a compaction records the moment it
-    inherited (``DATA_COMMIT_KEY``), so the answer survives the expiry of older snapshots.
+    That is the newest snapshot that is not maintenance: a compaction holds the same rows as
+    the snapshot it rewrote, and records that one's id and time (``DATA_SNAPSHOT_KEY``,
+    ``DATA_COMMIT_KEY``) so the answer survives the expiry of the snapshots before it.
     """
     current = snapshot = table.current_snapshot()
     while snapshot is not None:
         if not is_maintenance(snapshot):
-            return snapshot.timestamp_ms
-        recorded = summary_int(snapshot, DATA_COMMIT_KEY, -1)
-        if recorded >= 0:
-            return recorded
+            return snapshot.snapshot_id, snapshot.timestamp_ms
+        recorded_id = summary_int(snapshot, DATA_SNAPSHOT_KEY, -1)
+        recorded_ms = summary_int(snapshot, DATA_COMMIT_KEY, -1)
+        if recorded_id >= 0 and recorded_ms >= 0:
+            return recorded_id, recorded_ms
         parent = snapshot.parent_snapshot_id
         snapshot = table.snapshot_by_id(parent) if parent is not None else None
-    return current.timestamp_ms if current is not None else None
+    return (current.snapshot_id, current.timestamp_ms) if current is not None else None
+
+
+def data_committed_ms(table: Table) -> int | None:
+    """When the table's rows last changed (epoch ms): compactions do not count."""
+    last = last_data_snapshot(table)
+    return last[1] if last is not None else None
+
+
+def data_snapshot_id(table: Table) -> int | None:
+    """The snapshot whose rows the table holds now: compactions do not count."""
+    last = last_data_snapshot(table)
+    return last[0] if last is not None else None
 
 
 def iso_moment(epoch_ms: int | None) -> str | None:

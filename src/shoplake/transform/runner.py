@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from shoplake.errors import ShoplakeError
-from shoplake.lake.snapshots import current_rows
+from shoplake.lake.snapshots import current_rows, data_snapshot_id, is_maintenance, operation
 from shoplake.transform.contracts import CheckResult, failure_summary, run_checks
 from shoplake.transform.engines.duckdb import (
     DELETED,
@@ -112,9 +112,9 @@ def appended_only_since(table: Table, snapshot_id: int) -> bool:
     if snapshot is None or table.snapshot_by_id(snapshot_id) is None:
         return False
     while snapshot is not None and snapshot.snapshot_id != snapshot_id:
-        summary = snapshot.summary
-        operation = str(summary.operation.value) if summary else ""
-        if operation != "append" or (summary and summary.get("shoplake.maintenance")):
+        # A compaction adds no row (incremental scans skip it); anything else but an append
+        # may have changed or removed rows.
+        if not is_maintenance(snapshot) and operation(snapshot) != "append":
             return False
         parent = snapshot.parent_snapshot_id
         snapshot = table.snapshot_by_id(parent) if parent is not None else None
@@ -330,7 +330,10 @@ class Runner:
         for name in model.upstream:
             table = self._table(name)
             snapshot = table.current_snapshot() if table else None
-            if snapshot is None or recorded.get(name) != snapshot.snapshot_id:
+            if snapshot is None or recorded.get(name) not in (
+                snapshot.snapshot_id,
+                data_snapshot_id(table),  # the same rows, compacted since
+            ):
                 return False
         return True
 
