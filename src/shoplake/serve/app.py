@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` builds one app around one :class:`~shoplake.platform.Platform`. Every
 route but ``/health``, ``/metrics`` and the documentation needs an API key (:mod:`.auth`);
-the OpenAPI document (``/openapi.json``, browsable at ``/docs``) names the roles each allows.
+the OpenAPI document (``/openapi.json``, browsable at ``/docs``, which works offline: see
+:mod:`.routes.docs`) names the roles each allows.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from shoplake.config import Settings
 
 #: Routers of this package, always present.
-CORE_ROUTERS = ("recommendations", "events", "tables", "query", "health")
+CORE_ROUTERS = ("recommendations", "events", "tables", "query", "health", "docs")
 #: Routers of the dashboard, included when their modules exist.
 OPTIONAL_ROUTERS = ("shoplake.serve.routes.analytics", "shoplake.serve.dashboard")
 
@@ -83,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=shoplake.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN: routes.docs serves /docs locally
+        redoc_url=None,
     )
     app.state.serve = state
     app.state.guard = Guard.from_settings(settings)
