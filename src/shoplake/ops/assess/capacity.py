@@ -30,6 +30,11 @@ class Capacity:
     unit: str  # "bytes" or a count such as "events/s"
     source: str  # why the limit is where it is
     move_to: str
+    measure: str = ""  # what ``current`` is, when the component's name does not say it
+
+    def measured(self, value: float) -> str:
+        """``value`` shown, after what it measures (``disk usage 3.1 GiB``)."""
+        return f"{self.measure} {self.shown(value)}" if self.measure else self.shown(value)
 
     def shown(self, value: float) -> str:
         return size(value) if self.unit == "bytes" else f"{value:,.4g} {self.unit}"
@@ -58,7 +63,7 @@ def judge(capacity: Capacity, rec: Recorder) -> None:
     else:
         growth = f"{capacity.shown(capacity.per_day)}/day"
     evidence = {
-        "current": capacity.shown(capacity.current),
+        "current": capacity.measured(capacity.current),
         "limit": capacity.shown(capacity.limit),
         "growth": growth,
         "days until the limit": "reached" if days == 0 else (f"{days:,.0f}" if days else "n/a"),

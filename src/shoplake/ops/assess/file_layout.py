@@ -7,6 +7,7 @@ import statistics
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
+from shoplake.cli.output import plural
 from shoplake.ops.assess.units import MIB, size
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def check_file_layout(ctx: Context, rec: Recorder) -> None:
         rec.finding(
             "file-sizes",
             "info",
-            f"{sum(distribution.values())} data files in {len(ctx.table_names)} tables by size",
+            f"{plural(sum(distribution.values()), 'data file')} in "
+            f"{plural(len(ctx.table_names), 'table')} by size",
             {label: distribution[label] for label in _labels() if distribution[label]},
             f"aim for files near lake.target_file_mb ({target_mb} MiB) on large tables",
         )

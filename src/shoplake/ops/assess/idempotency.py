@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shoplake.cli.output import plural
+
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
@@ -43,7 +45,8 @@ def check_state(ctx: Context, rec: Recorder) -> None:
         )
     if states:
         rec.passed(
-            "ingest state", f"{len(states)} bronze tables carry usable state: {', '.join(states)}"
+            "ingest state",
+            f"{plural(len(states), 'bronze table')} carry usable state: {', '.join(states)}",
         )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from shoplake.cli.output import plural
+
 if TYPE_CHECKING:
     from shoplake.ops.assess.context import Context
     from shoplake.ops.assess.model import Recorder
@@ -49,7 +51,7 @@ def check_pii(ctx: Context, rec: Recorder) -> None:
     rec.finding(
         "pii-by-role",
         "info",
-        f"{len(covered)} tables hold PII: admin keys read it in clear, analysts masked",
+        f"{plural(len(covered), 'table')} hold PII: admin keys read it in clear, analysts masked",
         {"roles": ROLE_VIEWS, "admin keys": _admin_count(ctx), "pii columns": covered},
         "give people analyst keys; keep admin keys to operators",
     )
@@ -65,7 +67,8 @@ def check_pii(ctx: Context, rec: Recorder) -> None:
     else:
         rec.passed(
             "pii masking",
-            f"personal-looking columns of {len(ctx.table_names)} tables are masked for analysts",
+            f"personal-looking columns of {plural(len(ctx.table_names), 'table')} are masked for "
+            "analysts",
         )
 
 

@@ -7,6 +7,7 @@ import json
 from html import escape
 from typing import Any
 
+from shoplake.cli.output import plural
 from shoplake.ops.assess.model import RANK, Finding, Report
 
 TEXT_MARKS = {"high": "HIGH", "medium": "MED ", "low": "LOW ", "info": "info"}
@@ -28,7 +29,7 @@ def summary(report: Report) -> str:
     listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     if not report.fails(CLEAN_BELOW):
         return f"no findings at high/medium severity ({listed or 'nothing to report'})"
-    return f"{sum(counts.values())} findings: {listed}"
+    return f"{plural(sum(counts.values()), 'finding')}: {listed}"
 
 
 def to_text(report: Report, *, passed: bool = True) -> str:

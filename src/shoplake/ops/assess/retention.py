@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from shoplake.cli.output import plural
 from shoplake.ops.assess.history import DAY_MS
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def check_retention(ctx: Context, rec: Recorder) -> None:
                 "compacted before" if any(p.maintenance for p in points) else "never compacted"
             )
             overdue[name] = (
-                f"{len(points)} snapshots, {len(expirable)} past retention, oldest "
+                f"{plural(len(points), 'snapshot')}, {len(expirable)} past retention, oldest "
                 f"{oldest_days:.1f} days; {maintained}"
             )
         if len(points) > MAX_SNAPSHOTS:
@@ -64,5 +65,6 @@ def check_retention(ctx: Context, rec: Recorder) -> None:
     if not overdue and not crowded:
         rec.passed(
             "snapshot retention",
-            f"{len(ctx.table_names)} tables within {lake.snapshot_retention_hours:g} h retention",
+            f"{plural(len(ctx.table_names), 'table')} within {lake.snapshot_retention_hours:g} h "
+            "retention",
         )

@@ -4,6 +4,7 @@ stops fitting, with the backend to move to."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -92,21 +93,35 @@ def _disk(ctx: Context, rates: dict[str, Growth | None]) -> Capacity | None:
     warehouse = ctx.settings.warehouse
     if not warehouse.startswith("file://"):
         return None
-    path = Path(urlparse(warehouse).path)
+    root = Path(urlparse(warehouse).path)
+    path = root
     while not path.exists():
         path = path.parent
     usage = shutil.disk_usage(path)
     growths = [g.bytes_per_day for g in rates.values() if g is not None]
     return Capacity(
         "capacity-disk",
-        f"local disk warehouse ({path})",
+        f"local disk warehouse ({root}, {size(tree_bytes(root))} of files)",
         current=usage.used,
         limit=usage.total * DISK_FULL_SHARE,
         per_day=sum(growths) if growths else None,
         unit="bytes",
         source=f"{DISK_FULL_SHARE:.0%} of the {size(usage.total)} disk (shutil.disk_usage)",
         move_to="Iceberg on S3 with the Glue catalog (profile = 'aws', infra/aws)",
+        measure="disk usage",
     )
+
+
+def tree_bytes(root: Path) -> int:
+    """The size of every file under ``root`` (0 when it does not exist); links not followed."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:  # removed while walking
+                continue
+    return total
 
 
 def _catalog(ctx: Context) -> Capacity | None:
