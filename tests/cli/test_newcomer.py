@@ -125,3 +125,23 @@ def test_help_names_the_whole_lifecycle() -> None:
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "The lifecycle: generate → ingest → store → transform → serve." in text
+
+
+def test_one_event_is_one_event_and_one_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shoplake.services import free_port
+    from tests.support.streams import local_valkey
+
+    monkeypatch.setenv("SHOPLAKE_SERVICES__VALKEY_PORT", str(free_port()))  # and the CLI's
+    args = ("--data-dir", str(tmp_path / "stream"))
+    assert run(*args, "generate", "--scale", "0.001").returncode == 0
+    with local_valkey(Platform(data_dir=tmp_path / "stream").settings):
+        produced = run(*args, "stream", "produce", "--events", "1")
+        assert produced.returncode == 0, produced.stderr
+        assert produced.stderr.startswith("produced 1 event in ")
+        processed = run(*args, "stream", "process", "--until-idle")
+        assert processed.returncode == 0, processed.stderr
+        assert processed.stderr.startswith(
+            "read 1: 1 event, 0 dead letters, 0 duplicates dropped, 1 commit in "
+        )

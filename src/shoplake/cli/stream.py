@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, out, print_table, say
+from shoplake.cli.output import emit_json, out, plural, print_table, say
 from shoplake.errors import ConfigError
 
 stream_app = typer.Typer(
@@ -61,7 +61,8 @@ def produce(
     stats = platform(ctx).produce(
         events=events, rate=rate, duration=duration, bad_rate=bad_rate, seed=seed
     )
-    say(f"produced {stats.events:,} events in {stats.seconds:.2f} s ({stats.rate:,.0f}/s)")
+    produced = plural(stats.events, "event")
+    say(f"produced {produced} in {stats.seconds:.2f} s ({stats.rate:,.0f}/s)")
 
 
 def _parse_worker(value: str | None) -> tuple[int | None, int | None]:
@@ -104,8 +105,9 @@ def process(
         print(stats_json(stats))
         return
     say(
-        f"read {stats.read:,}: {stats.valid:,} events, {stats.invalid:,} dead letters, "
-        f"{stats.duplicates:,} duplicates dropped, {stats.commits} commits in {stats.seconds:.1f} s"
+        f"read {stats.read:,}: {plural(stats.valid, 'event')}, "
+        f"{plural(stats.invalid, 'dead letter')}, {plural(stats.duplicates, 'duplicate')} "
+        f"dropped, {plural(stats.commits, 'commit')} in {stats.seconds:.1f} s"
     )
 
 
