@@ -82,12 +82,20 @@ class Platform:
             tastes_path=tastes if tastes.exists() else None,
         )
 
-    def load_classicmodels(self, dump: Path, ratings_csv: Path | None = None) -> dict[str, int]:
-        """Load the public ClassicModels MySQL dump (and optionally its ratings) unchanged."""
-        from shoplake.generate.classicmodels import load_classicmodels, load_ratings_csv
+    def load_classicmodels(
+        self, dump: Path | None = None, ratings_csv: Path | None = None
+    ) -> dict[str, int]:
+        """Load a ClassicModels MySQL dump (default: the public one shipped with shoplake)
+        unchanged, and optionally a ratings CSV."""
+        from shoplake.generate.classicmodels import (
+            SHIPPED_DUMP,
+            load_classicmodels,
+            load_ratings_csv,
+            shipped_file,
+        )
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        counts = load_classicmodels(self.settings.source_url, dump)
+        counts = load_classicmodels(self.settings.source_url, dump or shipped_file(SHIPPED_DUMP))
         if ratings_csv is not None:
             counts["ratings"] = load_ratings_csv(self.settings.source_url, ratings_csv)
         return counts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
 from shoplake.errors import LakeError, TableNotFoundError
@@ -24,8 +24,6 @@ def open_catalog(settings: Settings) -> Catalog:
     with the local profile, the AWS Glue Data Catalog over S3 with the ``aws`` profile."""
     if settings.profile == "aws":
         return _open_glue_catalog(settings)
-    from pyiceberg.catalog.sql import SqlCatalog
-
     uri = settings.catalog_uri
     if uri.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -33,7 +31,7 @@ def open_catalog(settings: Settings) -> Catalog:
     if warehouse.startswith("file://"):
         Path(urlparse(warehouse).path).mkdir(parents=True, exist_ok=True)
     try:
-        catalog = SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse)
+        catalog = _open_sql_catalog(uri, warehouse)
         existing = {ns[0] for ns in catalog.list_namespaces()}
         for namespace in NAMESPACES:
             if namespace not in existing:
@@ -41,6 +39,20 @@ def open_catalog(settings: Settings) -> Catalog:
     except Exception as exc:  # the SQL driver's errors vary by backend
         raise LakeError(f"cannot open catalog {redact(uri)!r}: {exc}") from None
     return catalog
+
+
+def _open_sql_catalog(uri: str, warehouse: str) -> Catalog:
+    """A SQLite catalog PyIceberg has already set up is looked up through sqlite3, sparing
+    commands that only read the import of SQLAlchemy; a new or non-SQLite one opens
+    PyIceberg's SqlCatalog, which creates its tables."""
+    from shoplake.lake.sqlite_catalog import SqliteCatalog, readable_catalog, sqlite_path
+
+    path = sqlite_path(uri)
+    if path is not None and readable_catalog(path):
+        return cast("Catalog", SqliteCatalog(CATALOG_NAME, path, uri=uri, warehouse=warehouse))
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    return SqlCatalog(CATALOG_NAME, uri=uri, warehouse=warehouse)
 
 
 def _open_glue_catalog(settings: Settings) -> Catalog:
