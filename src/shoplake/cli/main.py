@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shoplake.config import CONFIG_FILE_ENV
 from shoplake.errors import ShoplakeError
 
 if TYPE_CHECKING:
@@ -75,6 +74,8 @@ def _global(
     if config is not None:
         if not config.exists():
             raise ShoplakeError(f"config file {config} does not exist")
+        from shoplake.config import CONFIG_FILE_ENV  # not at import: pydantic is slow to load
+
         os.environ[CONFIG_FILE_ENV] = str(config)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -144,16 +145,25 @@ def _click_exceptions() -> tuple[type[Any], ...]:
     return tuple(found)
 
 
+def _validation_error() -> Any:
+    """pydantic's ValidationError once settings were read (pydantic is loaded), else a class
+    nothing raises: ``--help`` and typos never pay for importing pydantic."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic.ValidationError if pydantic is not None else _NeverRaisedError
+
+
+class _NeverRaisedError(Exception):
+    """Stands in for pydantic's ValidationError before pydantic is loaded."""
+
+
 def main() -> None:
     """Console entry point: errors become one line on stderr and exit code 1."""
-    from pydantic import ValidationError
-
     try:
         code = app(standalone_mode=False)
     except ShoplakeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except ValidationError as exc:
+    except _validation_error() as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
