@@ -9,26 +9,21 @@ import pytest
 
 from tests.support.postgres import EmbeddedPostgres, PostgresUnavailableError, start_postgres
 
-CLASSICMODELS_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/classicmodels"
-
-
-def _shared_file(name: str) -> Path:
-    path = CLASSICMODELS_DIR / name
-    if not path.is_file():
-        pytest.skip(f"ClassicModels data not found: {path}")
-    return path
-
 
 @pytest.fixture(scope="session")
 def classicmodels_dump() -> Path:
-    """The public ClassicModels MySQL dump (../shared/data/classicmodels), read-only."""
-    return _shared_file("mysqlsampledatabase.sql")
+    """The public ClassicModels MySQL dump shipped with shoplake, read-only."""
+    from shoplake.generate.classicmodels import SHIPPED_DUMP, shipped_file
+
+    return shipped_file(SHIPPED_DUMP)
 
 
 @pytest.fixture(scope="session")
 def classicmodels_ratings_csv() -> Path:
-    """The ClassicModels ratings CSV (customernumber, productcode, productrating, …)."""
-    return _shared_file("ratings_ml_training.csv")
+    """The ClassicModels ratings CSV shipped with shoplake (customernumber, productcode, …)."""
+    from shoplake.generate.classicmodels import SHIPPED_RATINGS, shipped_file
+
+    return shipped_file(SHIPPED_RATINGS)
 
 
 @pytest.fixture(scope="session")

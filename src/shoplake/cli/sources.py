@@ -71,18 +71,56 @@ def simulate(
     print_table([{"change": k, "rows": v} for k, v in result.changes.items()], ["change", "rows"])
 
 
+def _ratings_file(choice: str) -> Path | None:
+    """The ratings CSV a ``--ratings`` value names: none, the shipped one, or a file."""
+    from shoplake.generate.classicmodels import SHIPPED_RATINGS, shipped_file
+
+    if choice.lower() == "none":
+        return None
+    if choice.lower() == "shipped":
+        return shipped_file(SHIPPED_RATINGS)
+    path = Path(choice)
+    if not path.is_file():
+        raise typer.BadParameter(
+            f"{choice!r} is not a file (give a CSV path, shipped or none)",
+            param_hint="'--ratings'",
+        )
+    return path
+
+
 def load_classicmodels(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The MySQL dump.")],
-    ratings: Annotated[
+    path: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, help="Ratings CSV to load into `ratings`."),
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="A ClassicModels MySQL dump [default: the public dump (version 3.1) shipped "
+            "with shoplake].",
+            show_default=False,
+        ),
     ] = None,
+    ratings: Annotated[
+        str,
+        typer.Option(
+            metavar="PATH|shipped|none",
+            help="Ratings to load into `ratings`: a CSV (customernumber, productcode, "
+            "productrating), `shipped` for the course's ratings_ml_training.csv that ships with "
+            "shoplake (2,532 ratings), or `none`. The default is none, as with the public dump, "
+            "which has no ratings: recommendations then learn from purchases (and clicks).",
+        ),
+    ] = "none",
     source: SourceOption = None,
 ) -> None:
     """Load the public ClassicModels MySQL dump unchanged into the configured source."""
-    counts = platform(ctx, **{"source.url": source}).load_classicmodels(path, ratings)
+    ratings_csv = _ratings_file(ratings)
+    counts = platform(ctx, **{"source.url": source}).load_classicmodels(path, ratings_csv)
     print_table([{"table": t, "rows": n} for t, n in counts.items()], ["table", "rows"])
+    if ratings_csv is None:
+        say(
+            "no ratings loaded (the public dump has none): interactions come from purchases; "
+            "`--ratings shipped` adds the course's ratings"
+        )
 
 
 def api(

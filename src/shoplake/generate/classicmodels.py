@@ -15,7 +15,15 @@ from shoplake.generate.schema import CLASSICMODELS_TABLES, SOURCE_TABLES, create
 from shoplake.redact import error_message, redact
 from shoplake.sourcedb import check_connection, create_source_engine, write_transaction
 
-__all__ = ["FALLBACK_RATED_AT", "load_classicmodels", "load_ratings_csv", "read_classicmodels_dump"]
+__all__ = [
+    "FALLBACK_RATED_AT",
+    "SHIPPED_DUMP",
+    "SHIPPED_RATINGS",
+    "load_classicmodels",
+    "load_ratings_csv",
+    "read_classicmodels_dump",
+    "shipped_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +31,22 @@ log = logging.getLogger(__name__)
 #: order in the sample (2005-05-31), at noon. Other ratings get the day after the customer's
 #: latest order of that product, at noon — deterministic, and after the purchase.
 FALLBACK_RATED_AT = dt.datetime(2005, 6, 1, 12, 0)
+
+#: The public ClassicModels MySQL dump (version 3.1) and the course's ratings CSV, shipped
+#: inside the package (``shoplake/generate/data/classicmodels/``).
+SHIPPED_DUMP = "mysqlsampledatabase.sql"
+SHIPPED_RATINGS = "ratings_ml_training.csv"
+
+
+def shipped_file(name: str) -> Path:
+    """The path of a ClassicModels file shipped with shoplake (:data:`SHIPPED_DUMP` or
+    :data:`SHIPPED_RATINGS`)."""
+    from importlib.resources import files
+
+    path = Path(str(files("shoplake.generate").joinpath("data", "classicmodels", name)))
+    if not path.is_file():
+        raise SourceDumpError(f"{path}: the ClassicModels file shipped with shoplake is missing")
+    return path
 
 
 def load_classicmodels(url: str, dump_path: Path) -> dict[str, int]:
