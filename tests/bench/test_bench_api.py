@@ -6,7 +6,12 @@ import re
 
 import pytest
 
-from shoplake.bench.api import P99_TARGET_MS, THROUGHPUT_SHARE_TARGET, run_api_benchmark
+from shoplake.bench.api import (
+    P99_TARGET_MS,
+    P99_VS_BARE_TARGET,
+    THROUGHPUT_SHARE_TARGET,
+    run_api_benchmark,
+)
 from tests.bench.test_bench_ingest import _number, table_under
 from tests.support.bench import run_valkey_benchmark
 
@@ -31,7 +36,7 @@ def test_both_servers_answer_every_request_with_200(report: str) -> None:
         assert row["errors"] == "0", row
         assert re.fullmatch(r"200: [\d,]+", row["statuses"]), row
         assert _number(row["requests/s"]) > 0
-        assert 0 < _number(row["p50"]) <= _number(row["p99"])
+        assert 0 < _number(row["p50"]) <= _number(row["p99"]) <= _number(row["max"])
 
 
 def test_verdicts_follow_the_figures(report: str) -> None:
@@ -47,3 +52,13 @@ def test_verdicts_follow_the_figures(report: str) -> None:
     assert verdict is not None
     assert float(verdict.group(1)) == pytest.approx(p99, abs=0.01)
     assert verdict.group(2) == ("MET" if p99 <= P99_TARGET_MS else "NOT MET")
+    bare_p99 = _number(rows[("bare", "open 1,000/s")]["p99"])
+    against = re.search(
+        r"([\d.]+) vs ([\d.]+) ms = \*\*([\d.]+)× vs ≤ 2× target — (NOT MET|MET)\*\*", report
+    )
+    assert against is not None
+    assert (float(against.group(1)), float(against.group(2))) == pytest.approx((p99, bare_p99))
+    ratio = float(against.group(3))
+    assert ratio == pytest.approx(p99 / bare_p99, rel=0.01, abs=0.01)
+    if abs(ratio - P99_VS_BARE_TARGET) > 0.01:  # the verdict uses the unrounded figures
+        assert against.group(4) == ("MET" if ratio <= P99_VS_BARE_TARGET else "NOT MET")

@@ -124,7 +124,9 @@ class ServingModel:
         try:
             arrays = {n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in ARRAYS}
             matrix = load_npz(directory / "interactions.npz").tocsr()
-            catalogue = pq.read_table(directory / "products.parquet")
+            # One file: ParquetFile, not read_table, whose dataset layer imports pandas when it
+            # is installed (a heavier heap for the serving process to carry).
+            catalogue = pq.ParquetFile(directory / "products.parquet").read()
         except (OSError, ValueError) as exc:
             raise ModelError(f"model {version}: cannot load its artifacts: {exc}") from None
         data = InteractionMatrix(arrays["customers"], arrays["products"], matrix)

@@ -1,14 +1,21 @@
 """What the API keeps between requests: the platform, the promoted model, the online store.
 
-The promoted model is loaded on first use and reloaded when the registry promotes another
-version (checked at most every :data:`RECHECK_SECONDS`). The online store client is an async
-valkey client, made per event loop, present only when the store is configured or running.
+The promoted model is loaded on first use (the app's start-up); from then on a background
+thread follows the registry and swaps in a newly promoted version (checked every
+:data:`RECHECK_SECONDS`), so a request never reads the registry or loads anything. Once the
+first model is loaded, everything the process holds is frozen out of the garbage collector's
+reach (:func:`gc.freeze`): a full collection then scans only what requests allocate, instead
+of stalling the event loop for tens of milliseconds over every imported library. The online
+store client is an async valkey client, made per event loop, present only when the store is
+configured or running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,13 +33,42 @@ if TYPE_CHECKING:
     from shoplake.streams.base import EventLog
     from shoplake.vectors import VectorIndex
 
+log = logging.getLogger(__name__)
+
 RECHECK_SECONDS = 2.0
+#: The name of the thread that follows promotions (off the request path).
+WATCHER_THREAD = "shoplake-model-watcher"
 #: How long traced PII columns are reused before lineage runs again (new tables, new models).
 PII_SECONDS = 300.0
 #: The most products one response may hold (``limit`` query parameters).
 MAX_ITEMS = 100
 #: Response bodies memoized per model (about 1 KiB each).
 MAX_BODIES = 50_000
+
+
+class _FrozenHeap:
+    """The process's :func:`gc.freeze`, shared by every app in it: the first holder collects
+    and freezes, each later one freezes what was added since, the last to release unfreezes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+
+    def hold(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                gc.collect()
+            gc.freeze()
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                gc.unfreeze()
+
+
+_HEAP = _FrozenHeap()
 
 
 @dataclass(frozen=True)
@@ -113,11 +149,15 @@ class ServeState:
         self.platform = platform
         self.settings: Settings = platform.settings
         self._loaded: LoadedModel | None = None
-        self._checked = 0.0
+        self._model_looked_up = False
+        self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()
+        self._model_lock = threading.Lock()
+        self._froze_heap = False
         self._store: Any = None
         self._store_loop: asyncio.AbstractEventLoop | None = None
         self._store_url: str | None = None
-        self._store_checked = -RECHECK_SECONDS
+        self._store_looked_up = False
         self._products: frozenset[str] | None = None
         self._products_checked = -RECHECK_SECONDS
         self._index: VectorIndex | None = None
@@ -134,11 +174,31 @@ class ServeState:
         return Registry(self.settings.models_dir).promoted()
 
     def model(self) -> LoadedModel | None:
-        """The promoted model (None before the first promotion); cheap after the first call."""
-        now = time.monotonic()
-        if self._loaded is not None and now - self._checked < RECHECK_SECONDS:
-            return self._loaded
-        self._checked = now
+        """The promoted model (None before the first promotion).
+
+        The first call loads it and starts the watcher thread; every later call is an
+        attribute read — no file, registry or model work on the request path.
+        """
+        if not self._model_looked_up:
+            with self._model_lock:
+                if not self._model_looked_up:
+                    self._follow_promotion()  # raises when the promoted version is unreadable
+                    self._model_looked_up = True
+        if self._watcher is None or not self._froze_heap:
+            self._settle_heap()
+            self._start_watcher()
+        return self._loaded
+
+    def _start_watcher(self) -> None:
+        with self._model_lock:
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch, name=WATCHER_THREAD, daemon=True
+                )
+                self._watcher.start()
+
+    def _follow_promotion(self) -> None:
+        """Load the promoted version when it is not the one held (None when none is)."""
         version = self.promoted_version()
         if version is None:
             self._loaded = None
@@ -146,7 +206,29 @@ class ServeState:
             from shoplake.ml.serving import load_version
 
             self._loaded = LoadedModel.of(load_version(self.settings, version))
-        return self._loaded
+
+    def _watch(self) -> None:
+        """The watcher thread, until :meth:`close`: follow promotions, and look for the online
+        store while it is down. A version that cannot be loaded leaves the current one
+        serving (reported once per distinct problem)."""
+        reported: str | None = None
+        while not self._stop_watching.wait(RECHECK_SECONDS):
+            try:
+                self._follow_promotion()
+                if self._store_url is None:
+                    self._look_up_store()
+            except Exception as exc:  # the thread must outlive any one failure
+                if str(exc) != reported:
+                    reported = str(exc)
+                    log.warning("serving what is loaded: %s", exc)
+
+    def _settle_heap(self) -> None:
+        """Freeze what the process holds now (modules, the model, the app) so that later full
+        collections skip it. Undone by :meth:`close`."""
+        with self._model_lock:
+            if not self._froze_heap:
+                _HEAP.hold()
+                self._froze_heap = True
 
     def item_index(self) -> VectorIndex:
         """The vector index of item embeddings, opened once (it follows republications)."""
@@ -160,14 +242,18 @@ class ServeState:
     # The online store ---------------------------------------------------------------------
 
     def store_url(self) -> str | None:
-        """The online store's URL when configured or running (rechecked while it is down)."""
-        now = time.monotonic()
-        if self._store_url is None and now - self._store_checked >= RECHECK_SECONDS:
-            from shoplake.ml.live import running_online_store
-
-            self._store_checked = now
-            self._store_url = running_online_store(self.settings)
+        """The online store's URL when configured or running: looked up on the first call,
+        then by the watcher thread while the store is down (never again on a request)."""
+        if not self._store_looked_up:
+            self._look_up_store()
+            self._start_watcher()
         return self._store_url
+
+    def _look_up_store(self) -> None:
+        from shoplake.ml.live import running_online_store
+
+        self._store_url = running_online_store(self.settings)
+        self._store_looked_up = True
 
     def store(self) -> Any:
         """An async valkey client for this event loop, or None when there is no store."""
@@ -186,6 +272,15 @@ class ServeState:
         return self._store
 
     async def close(self) -> None:
+        """Stop the watcher, close the backends, give the frozen heap back to the collector."""
+        self._stop_watching.set()
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.join, 10 * RECHECK_SECONDS)
+            self._watcher = None
+        self._stop_watching = threading.Event()
+        if self._froze_heap:
+            _HEAP.release()
+            self._froze_heap = False
         if self._event_log is not None:
             self._event_log.close()
             self._event_log = None
