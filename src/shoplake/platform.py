@@ -100,6 +100,18 @@ class Platform:
             counts["ratings"] = load_ratings_csv(self.settings.source_url, ratings_csv)
         return counts
 
+    def source_tables(self) -> list[str]:
+        """The names of the tables the source database holds."""
+        from shoplake.ingest.columns import list_source_tables
+        from shoplake.sourcedb import check_connection, create_source_engine
+
+        engine = create_source_engine(self.settings.source_url)
+        try:
+            check_connection(engine, self.settings.source_url, must_exist=True)
+            return list_source_tables(engine)
+        finally:
+            engine.dispose()
+
     # Stage 2: ingest -------------------------------------------------------------------------
 
     def ingest(

@@ -16,6 +16,7 @@ DUMP_COUNTS = {
     "products": 110,
 }
 DUMP_REVENUE = Decimal("9604190.61")  # sum(quantityOrdered * priceEach) over orderdetails
+DUMP_PROFIT = Decimal("3825880.25")  # sum(quantityOrdered * (priceEach - buyPrice))
 RATINGS_IN_CSV = 2532  # rows in ratings_ml_training.csv, all distinct (customer, product) pairs
 
 

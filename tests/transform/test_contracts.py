@@ -80,6 +80,21 @@ def test_row_count_and_freshness(con: duckdb.DuckDBPyConnection) -> None:
     assert fresh["freshness (seen within 1 h)"][0] == "pass"
 
 
+def test_freshness_of_an_empty_optional_source_passes_with_a_note(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    con.execute("CREATE OR REPLACE VIEW silver.orders AS SELECT now() AS seen LIMIT 0")
+    freshness = {"freshness": {"column": "seen", "max_age_hours": 1}}
+    name = "freshness (seen within 1 h)"
+    assert results(con, freshness)[name] == ("fail", "no rows")  # a required source: stale
+    optional = {**freshness, "optional_sources": {"bronze.seen": {"seen": "TIMESTAMP"}}}
+    assert results(con, optional)[name] == ("pass", "no rows (optional source)")
+    con.execute(
+        "CREATE OR REPLACE VIEW silver.orders AS SELECT TIMESTAMP '2005-06-01 12:00:00' AS seen"
+    )
+    assert results(con, optional)[name] == ("fail", "latest 2005-06-01 12:00:00")
+
+
 def test_passing_contract_and_failure_summary(con: duckdb.DuckDBPyConnection) -> None:
     checks = run_checks(con, model({"columns": {"status": {"not_null": True}}}), "silver.orders")
     assert [(c.check, c.status) for c in checks] == [("status not null", "pass")]

@@ -83,6 +83,9 @@ def transform(
             for r in report.results
         ]
         print_table(rows, list(rows[0]) if rows else [])
+        for result in report.results:
+            if result.note:
+                say(f"note: {result.model}: {result.note}")
     if not report.ok:
         for result in report.results:
             if result.status == "failed" and result.error:

@@ -55,8 +55,10 @@ def naming(table: str, error: str | None) -> str:
     return message if message.startswith(table) else f"{table}: {message}"
 
 
-def bronze_asset(table: str, retry: RetryPolicy) -> AssetsDefinition:
-    """``bronze/<table>``: ingest one source table."""
+def bronze_asset(table: str, retry: RetryPolicy, *, optional: bool = False) -> AssetsDefinition:
+    """``bronze/<table>``: ingest one source table. An ``optional`` one the source lacks (a
+    ClassicModels copy without ``ratings``) materializes as absent: the models reading it
+    use an empty stand-in, so everything downstream still runs."""
 
     @asset(
         key=key_of(f"bronze.{table}"),
@@ -66,7 +68,13 @@ def bronze_asset(table: str, retry: RetryPolicy) -> AssetsDefinition:
         description=f"Change history of source table {table} (`shoplake ingest {table}`).",
     )
     def _ingest(context: AssetExecutionContext, shoplake: ShoplakeResource) -> MaterializeResult:
-        report = shoplake.platform().ingest([table])
+        platform = shoplake.platform()
+        if optional and table not in platform.source_tables():
+            context.log.warning(
+                f"bronze.{table}: the source has no table {table} (optional): nothing to ingest"
+            )
+            return MaterializeResult(metadata={"status": "absent", "rows": 0})
+        report = platform.ingest([table])
         result = report.results[0]
         if not report.ok:
             raise Failure(naming(f"bronze.{table}", result.error), allow_retries=False)
@@ -102,7 +110,7 @@ def model_asset(model: "Model", retry: RetryPolicy) -> AssetsDefinition:
     """``<namespace>/<model>``: run one SQL model; its contract is one asset check."""
     target = model.target
     checks = contract_names(model)
-    bronze = {t for t in model.upstream if t.startswith("bronze.")}
+    bronze = model.waits_for  # landed outside batch ingest: not there until it lands
     check_specs = [
         AssetCheckSpec(
             CONTRACT_CHECK,
@@ -141,12 +149,16 @@ def model_asset(model: "Model", retry: RetryPolicy) -> AssetsDefinition:
         if result.status == "waiting":
             context.log.warning(f"{target}: {result.error}")
             return
+        if result.note:
+            context.log.info(f"{target}: {result.note}")
         ran = [c for c in report.checks if c.model == target]
         if not report.ok:
             if checks and ran:  # record the failed contract too, then fail the step
                 yield contract_result(target, ran)
             raise Failure(naming(target, result.error), allow_retries=False)
         meta: dict[str, Any] = {"status": result.status, "rows": result.rows}
+        if result.note:
+            meta["note"] = result.note
         if not checks:
             yield MaterializeResult(metadata=meta)
             return
@@ -206,7 +218,7 @@ def build_assets(project: "Project", retry: RetryPolicy) -> list[AssetsDefinitio
     """Every asset of the graph, bronze first. ``bronze/events`` is landed by the stream
     processor (`shoplake stream process`) and the supplier tables by `shoplake ingest api`
     (an outside API that may not be there), so Dagster observes them rather than builds them."""
-    from shoplake.generate.schema import SOURCE_TABLES
+    from shoplake.generate.schema import CLASSICMODELS_TABLES, SOURCE_TABLES
     from shoplake.ingest.api.records import RESOURCES
 
     events = AssetSpec(
@@ -225,7 +237,10 @@ def build_assets(project: "Project", retry: RetryPolicy) -> list[AssetsDefinitio
         )
         for resource in RESOURCES.values()
     ]
-    built += [bronze_asset(table, retry) for table in SOURCE_TABLES]
+    built += [
+        bronze_asset(table, retry, optional=table not in CLASSICMODELS_TABLES)
+        for table in SOURCE_TABLES
+    ]
     built += [model_asset(project.models[t], retry) for t in project.order]
     built.append(training_assets(retry))
     return built

@@ -118,11 +118,15 @@ def compile_checks(model: Model, relation: str) -> Iterator[Check]:
     freshness = config.get("freshness")
     if freshness:
         col, hours = q(freshness["column"]), float(freshness["max_age_hours"])
+        # A model of an optional source may be empty: no rows are not stale rows.
+        empty_ok = "count(*) = 0 OR " if model.optional_sources else ""
         yield Check(
             f"freshness ({freshness['column']} within {hours:g} h)",
             scalar_sql=(
-                f"SELECT coalesce(max({col}) >= now() - INTERVAL {hours * 3600:.0f} SECOND, false),"
-                f" 'latest ' || coalesce(CAST(max({col}) AS VARCHAR), 'none') FROM {relation}"
+                f"SELECT {empty_ok}coalesce(max({col}) >= now() - INTERVAL {hours * 3600:.0f} "
+                f"SECOND, false), CASE WHEN count(*) = 0 THEN "
+                f"'no rows{' (optional source)' if empty_ok else ''}' "
+                f"ELSE 'latest ' || CAST(max({col}) AS VARCHAR) END FROM {relation}"
             ),
         )
 

@@ -69,6 +69,27 @@ class Model:
         return self.upstream | self.checked_against
 
     @property
+    def waits_for(self) -> frozenset[str]:
+        """Bronze tables landed outside batch ingest (the stream, a partner's API): until one
+        exists the model waits, which is not a failure."""
+        return frozenset(self.config.get("waits_for") or [])
+
+    @property
+    def optional_sources(self) -> dict[str, dict[str, str]]:
+        """Bronze tables of source tables the source may lack (e.g. ``ratings``, which the
+        public ClassicModels dump has not), each with its columns and DuckDB types: when the
+        table does not exist the model reads an empty table of these columns instead."""
+        declared = self.config.get("optional_sources") or {}
+        if not isinstance(declared, dict) or not all(
+            isinstance(columns, dict) and columns for columns in declared.values()
+        ):
+            raise ProjectError(
+                f"{self.path.name}: optional_sources maps each bronze table to its columns "
+                "and types, e.g. {bronze.ratings: {customerNumber: BIGINT}}"
+            )
+        return {str(t): {str(c): str(k) for c, k in cols.items()} for t, cols in declared.items()}
+
+    @property
     def pii_columns(self) -> list[str]:
         columns = self.config.get("columns") or {}
         return [name for name, spec in columns.items() if (spec or {}).get("pii")]

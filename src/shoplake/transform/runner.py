@@ -46,6 +46,7 @@ from shoplake.transform.engines.duckdb import (
     run_relation,
     subquery,
 )
+from shoplake.transform.optional import NO_SNAPSHOT, absent_note, empty_note, expose_stand_in
 from shoplake.transform.project import Model, Project
 from shoplake.transform.publish import SOURCES_PROPERTY, Publisher, PublishJob
 
@@ -78,6 +79,7 @@ class ModelResult:
     checks_passed: int = 0
     checks_failed: int = 0
     error: str | None = None
+    note: str | None = None  # e.g. built empty because an optional source has no rows
     scanned: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -99,11 +101,13 @@ class TransformReport:
 
 
 def recorded_sources(table: Table | None) -> dict[str, int]:
-    """The upstream snapshot ids a target was last built from."""
+    """The upstream snapshot ids a target was last built from (:data:`NO_SNAPSHOT` for an
+    upstream that had none)."""
     if table is None:
         return {}
     text = table.properties.get(SOURCES_PROPERTY)
-    return {k: int(v) for k, v in json.loads(text).items()} if text else {}
+    recorded = json.loads(text) if text else {}
+    return {k: NO_SNAPSHOT if v is None else int(v) for k, v in recorded.items()}
 
 
 def appended_only_since(table: Table, snapshot_id: int) -> bool:
@@ -147,6 +151,7 @@ class Runner:
         self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         self._con: duckdb.DuckDBPyConnection | None = None
         self._built: dict[str, Exposed] = {}  # models published by this run
+        self._stand_ins: set[str] = set()  # absent optional sources read as empty tables
         self._tables: dict[str, Table] = {}
         self._publisher: Publisher | None = None
 
@@ -179,7 +184,12 @@ class Runner:
 
     def _require_bronze(self, targets: list[str]) -> None:
         models = self.project.models
-        bronze = {u for t in targets for u in models[t].upstream if u.startswith("bronze.")}
+        bronze = {
+            u
+            for t in targets
+            for u in models[t].upstream - models[t].optional_sources.keys()
+            if u.startswith("bronze.")
+        }
         if bronze and not any(self._table(name) is not None for name in bronze):
             raise ShoplakeError(
                 "the lakehouse has no bronze tables yet: run `shoplake ingest` before transforming"
@@ -194,6 +204,7 @@ class Runner:
         if self._spark is not None:
             self._spark.preflight()
         self._con, self._built, self._tables = new_connection(), {}, {}
+        self._stand_ins = set()
         self._publisher = Publisher(self.catalog, self.run_id)
         try:
             return self._run_selected(selected, full_refresh)
@@ -212,14 +223,18 @@ class Runner:
             model = self.project.models[target]
             started = time.perf_counter()
             cause = next((blocked[u] for u in sorted(model.depends_on) if u in blocked), None)
-            missing = self._missing_sources(model)
+            waiting, required = self._missing_sources(model)
             if cause is not None:
                 status: Status = "waiting" if cause.startswith("waiting") else "skipped"
                 result = ModelResult(target, model.materialized, status, error=cause)
-            elif missing:
+            elif required:
+                result = ModelResult(
+                    target, model.materialized, "failed", error=missing_required(target, required)
+                )
+            elif waiting:
                 result = ModelResult(
                     target, model.materialized, "waiting",
-                    error=f"waiting for {', '.join(missing)}: nothing has landed there yet",
+                    error=f"waiting for {', '.join(waiting)}: nothing has landed there yet",
                 )  # fmt: skip
             else:
                 result, model_checks = self._start_model(model, full_refresh, started)
@@ -232,7 +247,18 @@ class Runner:
                 blocked[target] = result.error or result.status
             results.append(result)
         self._publishing().wait()  # statuses of models published in the background are final
+        for result in results:
+            result.note = result.note or self._empty_note(result)
         return TransformReport(self.run_id, results, checks, self.engine)
+
+    def _empty_note(self, result: ModelResult) -> str | None:
+        """Why a built model has no rows, when optional sources upstream of it are empty."""
+        if result.rows or result.status not in ("published", "unchanged"):
+            return None
+        optional = {n for m in self.project.models.values() for n in m.optional_sources}
+        upstream = [n for n in self.project.upstream(result.model) if n in optional]
+        empty = [n for n in upstream if current_rows(self._table(n)) == 0]
+        return empty_note(empty) if empty else None
 
     def _start_model(
         self, model: Model, full_refresh: bool, started: float
@@ -266,21 +292,26 @@ class Runner:
             raise RuntimeError("models run only inside Runner.run")
         return self._con
 
-    def _missing_sources(self, model: Model) -> list[str]:
-        """Bronze tables the model reads, directly or through other models, that do not exist
-        (e.g. no events streamed yet, or no supplier API ingested)."""
-        bronze: set[str] = set()
-        pending, seen = list(model.upstream), set()
+    def _missing_sources(self, model: Model) -> tuple[list[str], list[str]]:
+        """Bronze tables the model reads, directly or through other models, that do not exist:
+        those it waits for (no events streamed yet, no supplier API ingested) and required
+        ones. Absent optional sources are neither: an empty table stands in for them."""
+        waiting: set[str] = set()
+        required: set[str] = set()
+        pending, seen = [model], set()
         while pending:
-            name = pending.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if name.startswith("bronze."):
-                bronze.add(name)
-            elif name in self.project.models:
-                pending.extend(self.project.models[name].upstream)
-        return [name for name in sorted(bronze) if self._table(name) is None]
+            reader = pending.pop()
+            for name in reader.upstream - seen:
+                seen.add(name)
+                if name in self.project.models:
+                    pending.append(self.project.models[name])
+                elif name in reader.optional_sources or self._table(name) is not None:
+                    continue
+                elif name in reader.waits_for:
+                    waiting.add(name)
+                elif name.startswith("bronze."):
+                    required.add(name)
+        return sorted(waiting), sorted(required)
 
     def check(self, selectors: list[str] | None = None) -> list[CheckResult]:
         """Run the contracts of published tables (unpublished models are reported as errors)."""
@@ -288,9 +319,14 @@ class Runner:
         for target in self.project.select(selectors):
             model = self.project.models[target]
             if self._table(target) is None:
-                if self._missing_sources(model):
+                waiting, required = self._missing_sources(model)
+                if waiting and not required:
                     continue  # nothing to check until its sources exist (e.g. no events yet)
-                message = "not published yet: run `shoplake transform`"
+                message = (
+                    missing_required(target, required)
+                    if required
+                    else "not published yet: run `shoplake transform`"
+                )
                 results.append(CheckResult(target, "published", "error", message=message))
                 continue
             con = new_connection()
@@ -330,10 +366,9 @@ class Runner:
         for name in model.upstream:
             table = self._table(name)
             snapshot = table.current_snapshot() if table else None
-            if snapshot is None or recorded.get(name) not in (
-                snapshot.snapshot_id,
-                data_snapshot_id(table),  # the same rows, compacted since
-            ):
+            current = snapshot.snapshot_id if snapshot is not None else NO_SNAPSHOT
+            compacted = data_snapshot_id(table) if table is not None else None
+            if name not in recorded or recorded[name] not in (current, compacted):
                 return False
         return True
 
@@ -370,6 +405,8 @@ class Runner:
             message = str(exc).strip().splitlines()[0]
             raise ShoplakeError(f"{model.target}: {type(exc).__name__}: {message}") from None
         result.mode = "incremental" if deltas else "full"
+        absent = sorted(e.name for e in exposed if e.name in self._stand_ins)
+        result.note = absent_note(absent) if absent else None
         result.rows = row_count(con, relation)
         result.scanned = {e.name: e.rows for e in exposed if e.name in model.upstream}
         result.rows_scanned = sum(result.scanned.values())
@@ -391,9 +428,8 @@ class Runner:
         if self._spark is None:
             materialize(con, model.sql, relation)
             return
-        sources = {
-            name: None if name in self._built else self._table(name) for name in model.upstream
-        }
+        in_run = self._built.keys() | self._stand_ins
+        sources = {name: None if name in in_run else self._table(name) for name in model.upstream}
         self._spark.materialize(con, model, relation, sources)
 
     def _expose_inputs(
@@ -414,6 +450,10 @@ class Runner:
                 exposed.append(built)
                 continue
             table = self._table(name)
+            if table is None and name in model.optional_sources:
+                exposed.append(expose_stand_in(con, name, model.optional_sources[name]))
+                self._stand_ins.add(name)
+                continue
             if table is None:
                 raise ShoplakeError(
                     f"{model.target}: reads {name}, which does not exist yet — run "
@@ -456,6 +496,15 @@ class Runner:
                     item.delta_from,
                 )
         return affected
+
+
+def missing_required(target: str, tables: list[str]) -> str:
+    """The one-line error of a model whose required bronze tables do not exist."""
+    names = ", ".join(tables)
+    return (
+        f"{target}: required {names} does not exist — the source has no such table, or it "
+        "has not been ingested yet (`shoplake ingest`)"
+    )
 
 
 def _current(con: duckdb.DuckDBPyConnection, target: Table) -> tuple[str, str]:
