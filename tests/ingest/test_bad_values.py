@@ -142,3 +142,18 @@ def test_conversion_keeps_values_that_fit() -> None:
     fitting = pa.array([99_999_999.99, -99_999_999.994, 0.01])
     result = conform_column(fitting, pa.decimal128(10, 2), table="t", column="c")
     assert result.to_pylist() == [Decimal("99999999.99"), Decimal("-99999999.99"), Decimal("0.01")]
+
+
+def test_cli_prints_a_key_with_brackets_as_it_is(shop: Platform) -> None:
+    source_sql(
+        shop,
+        'INSERT INTO products SELECT \'[bold]S99\', "productName", "productLine", '
+        '"productScale", "productVendor", "productDescription", 5, 1.5, \'N/A\' '
+        "FROM products WHERE \"productCode\" = 'S10_2556'",
+    )
+    done = ingest_cli(shop.settings.data_dir, "products")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: products.MSRP in row productCode='[bold]S99': {TEXT_NOT_DECIMAL}; "
+        "nothing written for products"
+    ]

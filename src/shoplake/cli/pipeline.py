@@ -24,7 +24,11 @@ def ingest(
     ] = None,
     full_refresh: Annotated[
         bool,
-        typer.Option("--full-refresh", help="Drop the bronze tables and reload them from scratch."),
+        typer.Option(
+            "--full-refresh",
+            help="Reload the bronze tables from scratch; a source table's old content stays "
+            "until the new content commits.",
+        ),
     ] = False,
     output: Annotated[str, typer.Option(help="text or json.")] = "text",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -52,9 +56,11 @@ def ingest(
     else:
         print_ingest_report(report)
     if not report.ok:
+        from rich.markup import escape
+
         for result in report.results:
-            if result.error:
-                say(f"[red]error:[/red] {result.error}")
+            if result.error:  # escaped: a row key may hold [brackets]
+                say(f"[red]error:[/red] {escape(result.error)}")
         raise typer.Exit(1)
 
 

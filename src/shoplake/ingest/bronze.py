@@ -31,6 +31,8 @@ META_FIELDS: tuple[pa.Field, ...] = (
 )
 META_NAMES = frozenset(f.name for f in META_FIELDS)
 ROW_GROUP_ROWS = 131_072
+#: Table property naming the source table a bronze table is ingested from.
+SOURCE_TABLE_PROPERTY = "shoplake.source-table"
 
 
 def bronze_name(table: str) -> str:
@@ -100,14 +102,17 @@ class SchemaPlan:
     write_columns: list[SourceColumn]
     added: list[SourceColumn] = field(default_factory=list)
     promoted: list[tuple[SourceColumn, pa.DataType]] = field(default_factory=list)
+    #: Bronze columns removed (only when a full refresh replaces the table's content).
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def changes_schema(self) -> bool:
-        return bool(self.added or self.promoted)
+        return bool(self.added or self.promoted or self.dropped)
 
     def describe(self, table: str) -> list[str]:
         """One log line per schema change."""
-        lines = [
+        lines = [f"bronze.{table}: column {name!r} dropped" for name in self.dropped]
+        lines += [
             f"bronze.{table}: new source column {c.name!r} ({c.arrow_type}) added"
             for c in self.added
         ]
@@ -121,6 +126,10 @@ class SchemaPlan:
         """Stage the schema changes in a transaction (committed with the data)."""
         if not self.changes_schema:
             return
+        if self.dropped:  # first, so a retyped column can come back under its own name
+            with tx.update_schema() as update:
+                for name in self.dropped:
+                    update.delete_column(name)
         with tx.update_schema() as update:
             for column in self.added:
                 update.add_column(column.name, iceberg_type(column.arrow_type))
@@ -132,11 +141,7 @@ class SchemaPlan:
 def plan_schema(table: str, source: list[SourceColumn], bronze: list[SourceColumn]) -> SchemaPlan:
     """Compare source columns with bronze; raise SchemaDriftError on an unsafe difference."""
     by_name = {c.name: c for c in source}
-    for column in source:
-        if column.name in META_NAMES:
-            raise SchemaDriftError(
-                f"{table}.{column.name}: source column name clashes with bronze's own column"
-            )
+    _refuse_meta_names(table, source)
     for column in bronze:
         if column.name not in by_name:
             raise SchemaDriftError(
@@ -165,6 +170,57 @@ def plan_schema(table: str, source: list[SourceColumn], bronze: list[SourceColum
     return plan
 
 
+def plan_replace(table: str, source: list[SourceColumn], bronze: list[SourceColumn]) -> SchemaPlan:
+    """Bronze's schema made to match the source, for a full refresh that replaces every row.
+
+    Columns gone from the source are dropped; a column whose type bronze cannot widen is
+    dropped and added back with the new type (old snapshots keep their own schema).
+    """
+    _refuse_meta_names(table, source)
+    by_name = {c.name: c for c in source}
+    plan = SchemaPlan(write_columns=[])
+    for old in bronze:
+        new = by_name.get(old.name)
+        if new is not None and _fits(new.arrow_type, old.arrow_type):
+            plan.write_columns.append(old)
+        elif new is not None and _widens(old.arrow_type, new.arrow_type):
+            plan.write_columns.append(new)
+            plan.promoted.append((new, old.arrow_type))
+        else:
+            plan.dropped.append(old.name)
+    kept = {c.name for c in plan.write_columns}
+    plan.added = [c for c in source if c.name not in kept]
+    plan.write_columns += plan.added
+    return plan
+
+
+def _refuse_meta_names(table: str, source: list[SourceColumn]) -> None:
+    for column in source:
+        if column.name in META_NAMES:
+            raise SchemaDriftError(
+                f"{table}.{column.name}: source column name clashes with bronze's own column"
+            )
+
+
+def landed_source_tables(catalog: Catalog) -> list[str]:
+    """Source tables batch ingest has landed in bronze, whether or not the source has them."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from shoplake.lake.catalog import list_tables
+
+    names = []
+    for identifier in list_tables(catalog):
+        if not identifier.startswith("bronze."):
+            continue
+        try:
+            properties = catalog.load_table(identifier).properties
+        except (NoSuchTableError, OSError, ValueError):
+            continue  # unreadable metadata is reported by the commands that read the table
+        if source := properties.get(SOURCE_TABLE_PROPERTY):
+            names.append(source)
+    return names
+
+
 def write_schema(columns: list[SourceColumn]) -> pa.Schema:
     """The Arrow schema of rows appended to bronze: source columns then change columns."""
     return pa.schema([pa.field(c.name, c.arrow_type) for c in columns] + list(META_FIELDS))
@@ -177,7 +233,7 @@ def create_bronze(catalog: Catalog, table: str, columns: list[SourceColumn]) -> 
         schema=write_schema(columns),
         properties={
             "shoplake.layer": "bronze",
-            "shoplake.source-table": table,
+            SOURCE_TABLE_PROPERTY: table,
             # Small row groups let a filtered read (rows on a watermark) skip by statistics.
             "write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
         },

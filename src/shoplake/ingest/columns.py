@@ -67,15 +67,22 @@ def reflect_columns(engine: Engine, table: str) -> list[SourceColumn]:
         inspector = inspect(engine)
         columns = inspector.get_columns(table)
     except NoSuchTableError:
-        raise SourceError(f"source table {table!r} does not exist") from None
+        raise _missing_table(table) from None
     except SQLAlchemyError as exc:
         raise SourceError(f"cannot read the schema of source table {table!r}: {exc}") from None
     if not columns:
-        raise SourceError(f"source table {table!r} does not exist")
+        raise _missing_table(table)
     return [
         SourceColumn(col["name"], arrow_type_for(col["type"]), bool(col.get("nullable", True)))
         for col in columns
     ]
+
+
+def _missing_table(table: str) -> SourceError:
+    return SourceError(
+        f"source table {table!r} does not exist or is not visible to this user; "
+        f"bronze.{table}, if any, is left as it was"
+    )
 
 
 def reflect_primary_key(engine: Engine, table: str) -> list[str]:

@@ -19,6 +19,8 @@ from shoplake.ingest.bronze import (
     bronze_columns,
     bronze_name,
     create_bronze,
+    landed_source_tables,
+    plan_replace,
     plan_schema,
     write_schema,
 )
@@ -104,12 +106,17 @@ def ingest(
 ) -> IngestReport:
     """Ingest the named source tables (default: all of them) into bronze.
 
-    A table that fails (unreachable, schema drift, bad values) writes nothing and is reported;
-    the others still ingest.
+    A table that fails (unreachable, dropped from the source or hidden from its user, schema
+    drift, bad values, a NULL key) writes nothing and is reported; the others still ingest.
+    With ``full_refresh`` each table's new content replaces the old in one commit.
     """
     extractor = make_extractor(settings.source_url)
     check_connection(extractor.engine, settings.source_url, must_exist=True)
-    names = tables or list_source_tables(extractor.engine)
+    # A table bronze holds but the source no longer lists (dropped, or hidden from this user)
+    # is attempted too, so it fails with its name instead of silently keeping stale rows.
+    names = tables or sorted(
+        set(list_source_tables(extractor.engine)) | set(landed_source_tables(catalog))
+    )
     if not names:
         raise SourceError(f"source {redact(settings.source_url)!r} has no tables to ingest")
     started_at = dt.datetime.now(dt.UTC)
@@ -138,16 +145,16 @@ def ingest(
     return IngestReport(results)
 
 
-def _open_bronze(catalog: Catalog, name: str, columns: list[Any], full_refresh: bool) -> Table:
+def _open_bronze(catalog: Catalog, name: str, columns: list[Any]) -> Table:
+    """The table's bronze, created empty on its first ingest.
+
+    A full refresh does not drop it: the new content replaces the old in one commit, so a
+    run killed at any point leaves the old content in place.
+    """
     from pyiceberg.exceptions import NoSuchTableError
 
-    identifier = bronze_name(name)
-    if full_refresh:
-        # Dropping first is safe: the state lives in the table, so a crash before the reload
-        # commits leaves no table (or an empty one) and the next run loads everything again.
-        catalog.drop_table(identifier) if catalog.table_exists(identifier) else None
     try:
-        return catalog.load_table(identifier)
+        return catalog.load_table(bronze_name(name))
     except NoSuchTableError:
         return create_bronze(catalog, name, columns)
 
@@ -164,11 +171,12 @@ def _ingest_table(
 ) -> TableResult:
     source_columns = reflect_columns(extractor.engine, name)
     spec = resolve_spec(name, source_columns, extractor.engine, settings.ingest)
-    bronze = _open_bronze(catalog, name, source_columns, full_refresh)
-    plan = plan_schema(name, source_columns, bronze_columns(bronze))
+    bronze = _open_bronze(catalog, name, source_columns)
+    planner = plan_replace if full_refresh else plan_schema
+    plan = planner(name, source_columns, bronze_columns(bronze))
     for line in plan.describe(name):
         log.warning(line)
-    state = read_state(bronze) or IngestState()
+    state = (None if full_refresh else read_state(bronze)) or IngestState()
     if (state.strategy, state.cursor) != (spec.strategy, spec.cursor):
         state.watermark = None  # a watermark only means something for the cursor it tracks
     settings.data_dir.joinpath("tmp").mkdir(parents=True, exist_ok=True)
@@ -180,9 +188,11 @@ def _ingest_table(
 
         job = TableJob(
             extractor, bronze, name, plan.write_columns, spec.primary_key,
-            settings.ingest.batch_rows, con, open_progress,
+            settings.ingest.batch_rows, con, open_progress, fresh=full_refresh,
         )  # fmt: skip
         changes = _detect(job, spec, state)
+        if changes is None and full_refresh:  # an empty source still replaces what bronze held
+            changes = ChangeSet(batches=iter(()), expected_rows=0)
         result = TableResult(name, spec.strategy, "unchanged", schema_changes=plan.describe(name))
         if changes is None:
             if plan.changes_schema:
@@ -197,7 +207,7 @@ def _ingest_table(
             watermark=changes.watermark,
             primary_key=spec.primary_key,
         )
-        counts = _commit(bronze, plan, changes, new_state, run)
+        counts = _commit(bronze, plan, changes, new_state, run, replace=full_refresh)
     finally:
         con.close()
     result.status = "loaded"
@@ -213,7 +223,7 @@ def _ingest_table(
 
 def _detect(job: TableJob, spec: TableSpec, state: IngestState) -> ChangeSet | None:
     """Find the rows to land: by cursor when a watermark (or an empty bronze) allows it."""
-    if spec.cursor and (state.watermark is not None or job.bronze.current_snapshot() is None):
+    if spec.cursor and (state.watermark is not None or not job.has_history):
         return cursor_changes(job, spec.cursor, state.watermark)
     # Snapshot strategy, or a cursor table whose history predates its watermark: diff the
     # whole table once; a cursor table then continues from the cursor's value before the diff.
@@ -226,9 +236,20 @@ def _detect(job: TableJob, spec: TableSpec, state: IngestState) -> ChangeSet | N
 
 
 def _commit(
-    bronze: Table, plan: Any, changes: ChangeSet, state: IngestState, run: IngestRun
+    bronze: Table,
+    plan: Any,
+    changes: ChangeSet,
+    state: IngestState,
+    run: IngestRun,
+    *,
+    replace: bool = False,
 ) -> dict[str, int]:
-    """Append the changes, the schema evolution and the new state in one Iceberg commit."""
+    """Append the changes, the schema evolution and the new state in one Iceberg commit.
+
+    With ``replace`` the same commit first deletes every row bronze held (a full refresh).
+    """
+    from pyiceberg.expressions import AlwaysTrue
+
     schema = write_schema(plan.write_columns)
     ingested_at = pa.scalar(run.started_at, type=schema.field(INGESTED_AT).type)
     counts: dict[str, int] = {}
@@ -256,6 +277,8 @@ def _commit(
     }
     with bronze.transaction() as tx:
         plan.apply(tx)
+        if replace and bronze.current_snapshot() is not None:
+            tx.delete(AlwaysTrue(), snapshot_properties=summary)
         tx.append(
             pa.RecordBatchReader.from_batches(schema, with_meta()), snapshot_properties=summary
         )
