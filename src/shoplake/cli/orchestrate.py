@@ -75,7 +75,9 @@ def ui(
     ] = None,
     environment: Environment = "local",
 ) -> None:
-    """Start the Dagster web UI on 127.0.0.1 for this data dir's run history; Ctrl-C stops it."""
+    """Start the Dagster web UI on 127.0.0.1 for this data dir's run history; Ctrl-C stops it.
+
+    A taken port, or a webserver that stops on its own, is an error (exit status 1)."""
     from shoplake.orchestrate.webserver import serve_ui
 
     shop = platform(ctx)
