@@ -14,8 +14,8 @@ from rich.table import Table
 if TYPE_CHECKING:
     from shoplake.ingest.runner import ProgressHook
 
-# Messages are never wrapped: a piped or logged line stays one line, whatever its length.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Messages piped or logged are never wrapped: each stays one line, whatever its length.
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 # Piped output gets a fixed, roomy width instead of rich's 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
