@@ -257,3 +257,16 @@ def test_assess_finds_and_masks_secrets_in_every_url_form(value: str) -> None:
 
     assert classify("source.url", value) == "password in a URL"
     assert "9Secret" not in shown("password in a URL", value)
+
+
+@pytest.mark.integration
+def test_a_catalog_refusing_its_password_is_one_line_without_it(
+    tmp_path: Path, tcp_postgres: EmbeddedPostgres
+) -> None:
+    url = tcp_postgres.tcp_url(SECRET_PASSWORD, sslpassword=SECRET_PARAM)
+    done = _shoplake(tmp_path, "tables", SHOPLAKE_LAKE__CATALOG_URI=url)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot open catalog 'postgresql+psycopg://{DB_USER}:***@")
+    assert line.endswith(f'password authentication failed for user "{DB_USER}"')
+    assert "9Secret" not in done.stdout + done.stderr and SECRET_PARAM not in line

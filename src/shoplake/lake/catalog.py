@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
 from shoplake.errors import LakeError, TableNotFoundError
-from shoplake.redact import redact
+from shoplake.redact import error_message, redact
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -37,7 +37,9 @@ def open_catalog(settings: Settings) -> Catalog:
             if namespace not in existing:
                 catalog.create_namespace_if_not_exists(namespace)
     except Exception as exc:  # the SQL driver's errors vary by backend
-        raise LakeError(f"cannot open catalog {redact(uri)!r}: {exc}") from None
+        raise LakeError(
+            f"cannot open catalog {redact(uri)!r}: {error_message(exc, url=uri)}"
+        ) from None
     return catalog
 
 

@@ -98,11 +98,6 @@ class ClosesOnExit:
         self.close()
 
 
-def one_line(exc: BaseException) -> str:
-    """A driver's (often multi-line) message on one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def check_name(name: str) -> str:
     """Validate an index name (it becomes a file name and a table name)."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):

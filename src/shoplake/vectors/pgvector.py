@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shoplake.errors import ConfigError
-from shoplake.redact import redact
+from shoplake.redact import error_message, redact
 from shoplake.vectors.base import (
     ClosesOnExit,
     Neighbour,
     VectorError,
     check_k,
     check_name,
-    one_line,
     prepare_queries,
     prepare_vectors,
 )
@@ -126,7 +125,7 @@ class PgVectorIndex(ClosesOnExit):
         except psycopg.Error as exc:
             raise VectorError(
                 f"cannot connect to the pgvector database {redact(self._url)!r} "
-                f"({self._setting}): {one_line(exc)}"
+                f"({self._setting}): {error_message(exc, url=self._url)}"
             ) from None
         return self._conn
 
@@ -138,7 +137,9 @@ class PgVectorIndex(ClosesOnExit):
         try:
             yield
         except psycopg.Error as exc:
-            raise VectorError(f"{self._where}: {action} failed: {one_line(exc)}") from None
+            raise VectorError(
+                f"{self._where}: {action} failed: {error_message(exc, url=self._url)}"
+            ) from None
 
     # Reading ----------------------------------------------------------------------------
 
