@@ -161,7 +161,9 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ShoplakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from shoplake.redact import redact  # the last guard: no secret reaches the terminal
+
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except _validation_error() as exc:
         problems = "; ".join(

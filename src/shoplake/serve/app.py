@@ -112,7 +112,9 @@ def create_app(settings: Settings) -> FastAPI:
 async def _shoplake_error(request: Request, exc: Exception) -> JSONResponse:
     """A shoplake error as JSON: its one-line message, with a status by its kind."""
     status = next((code for kind, code in _STATUS_OF_ERROR if isinstance(exc, kind)), 503)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    from shoplake.redact import redact  # the last guard: no secret reaches a client
+
+    return JSONResponse({"detail": redact(str(exc))}, status_code=status)
 
 
 def _openapi(app: FastAPI, api_routes: list[APIRoute]) -> dict[str, Any]:
