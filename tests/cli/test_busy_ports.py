@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shoplake.services import free_port
+from shoplake.services import PORT_REMEDY, ServiceError, free_port, listen_on, port_owner
 
 
 @pytest.fixture
@@ -57,3 +57,15 @@ def test_up_on_a_taken_valkey_port(taken: int, tmp_path: Path) -> None:
         "stop it or choose another with services.valkey_port\n"
     )
     assert not (tmp_path / "valkey" / "valkey.pid").exists()
+
+
+def test_the_holder_of_a_port_is_named(taken: int) -> None:
+    assert port_owner(taken) == os.getpid()
+    assert port_owner(free_port()) is None
+
+
+def test_a_host_that_cannot_be_bound_is_one_line() -> None:
+    with pytest.raises(ServiceError) as err:
+        listen_on("no-such-host.invalid", 8000, PORT_REMEDY)
+    assert str(err.value).startswith("cannot bind port 8000 on no-such-host.invalid: ")
+    assert "\n" not in str(err.value)
