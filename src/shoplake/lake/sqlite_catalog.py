@@ -123,27 +123,25 @@ class SqliteCatalog:
         return self._metadata_location(identifier) is not None
 
     def load_table(self, identifier: str | Identifier) -> Table:
-        """The table at its current metadata file; NoSuchTableError when there is none."""
+        """The table at its current metadata file; NoSuchTableError when there is none. Its
+        FileIO is made when first used (see lake.lazy_table)."""
         from pyiceberg.catalog import Catalog
         from pyiceberg.exceptions import NoSuchTableError
-        from pyiceberg.io import load_file_io
-        from pyiceberg.serializers import FromInputFile
-        from pyiceberg.table import Table
+
+        from shoplake.lake.lazy_table import LazyIoTable, read_metadata
 
         location = self._metadata_location(identifier)
         namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
         name = Catalog.table_name_from(identifier)
         if location is None:
             raise NoSuchTableError(f"Table does not exist: {namespace}.{name}")
-        metadata = FromInputFile.table_metadata(
-            load_file_io(self.properties, location).new_input(location)
-        )
-        return Table(
+        metadata = read_metadata(self.properties, location)
+        return LazyIoTable(
             identifier=(*Catalog.identifier_to_tuple(namespace), name),
             metadata=metadata,
             metadata_location=location,
-            io=load_file_io({**self.properties, **metadata.properties}, location),
-            catalog=self,  # type: ignore[arg-type]  # duck-typed: commits reach SqlCatalog
+            io_properties={**self.properties, **metadata.properties},
+            catalog=self,  # duck-typed: commits reach SqlCatalog
         )
 
     def _metadata_location(self, identifier: str | Identifier) -> str | None:
