@@ -142,9 +142,20 @@ class ServeSettings(BaseModel):
 
 
 class QuerySettings(BaseModel):
-    """Ad-hoc read-only SQL over the lakehouse."""
+    """Ad-hoc read-only SQL over the lakehouse (`shoplake query`, and POST /query)."""
 
-    max_rows: int = Field(default=10_000, gt=0)
+    max_rows: int = Field(default=10_000, gt=0, description="`shoplake query` row limit")
+    max_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="a result is cut (flagged truncated) before its rows' JSON passes this size",
+    )
+    workers: int = Field(
+        default=4, gt=0, description="POST /query statements run at once; later ones wait"
+    )
+    concurrent_per_key: int = Field(
+        default=2, gt=0, description="POST /query in flight per API key; more answer 429"
+    )
 
 
 class OrchestrateSettings(BaseModel):

@@ -171,10 +171,14 @@ class Platform:
         ]
 
     def query(self, sql: str, *, max_rows: int | None = None) -> QueryResult:
-        """Run one read-only SQL statement over the lakehouse."""
+        """Run one read-only SQL statement over the lakehouse, within the query row and byte
+        limits."""
         from shoplake.lake.query import run_query
 
-        return run_query(self.catalog, sql, max_rows=max_rows or self.settings.query.max_rows)
+        limits = self.settings.query
+        return run_query(
+            self.catalog, sql, max_rows=max_rows or limits.max_rows, max_bytes=limits.max_bytes
+        )
 
     # Stage 4: transform ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ bronze.events) even when others are refused; each refused one is named with its 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -128,3 +129,37 @@ def test_without_a_running_log_events_are_503_and_nothing_is_started(
 
 def test_analysts_may_not_send_events(tracker: TestClient, api_keys: dict[str, str]) -> None:
     assert tracker.post("/events", json=[], headers=auth(api_keys, "analyst")).status_code == 403
+
+
+def test_lone_surrogates_are_refused_by_field_and_the_rest_land(
+    tracker: TestClient, api_keys: dict[str, str], lakehouse: Platform
+) -> None:
+    session = "api-events-" + uuid.uuid4().hex[:8]
+    good = view(session, product(lakehouse))
+    # JSON may escape a lone UTF-16 surrogate; no UTF-8 text (nor the event log) can hold one.
+    body = json.dumps(
+        [
+            good,
+            view(session, product(lakehouse), session_id="bad\ud800"),
+            {"event_id": "e-\udfff", "event_type": "page_view"},
+            {"\ud83d": 1},
+            view(session, product(lakehouse), query=["ok", "\udc00"]),
+        ]
+    ).encode()
+    response = tracker.post(
+        "/events",
+        content=body,
+        headers={**auth(api_keys, "app"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    answer = json.loads(response.text)
+    assert answer["accepted"] == 1
+    surrogate = "not valid Unicode (a lone surrogate)"
+    assert [(r["index"], r["reason"]) for r in answer["rejected"]] == [
+        (1, f"field 'session_id': {surrogate}"),
+        (2, f"field 'event_id': {surrogate}"),
+        (3, f"a field name is {surrogate}"),
+        (4, f"field 'query': {surrogate}"),
+    ]
+    assert answer["rejected"][1]["event_id"] == "e-\udfff"  # echoed as the JSON escape
+    assert landed(lakehouse, [good["event_id"]]) == {good["event_id"]}

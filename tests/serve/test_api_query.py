@@ -3,6 +3,7 @@ lakehouse's values; refused queries answer 400 with the guard's reason; limits h
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -187,6 +188,14 @@ def test_row_limit_and_truncation(
         ("SELECT * FROM 'https://example.com/x.csv'", 400, "refused: 'https://example.com/x.csv'"),
         ("SELECT * FROM silver.nothing", 404, "no lakehouse table 'silver.nothing'"),
         ("SELECT nope FROM silver.customers", 400, "query failed: Binder Error"),
+        # Statement types DuckDB's Python enum does not name: refused, not a 500.
+        ("UPDATE EXTENSIONS", 400, "refused: UPDATE statement; only a single read-only"),
+        ("UPDATE EXTENSIONS (httpfs)", 400, "refused: UPDATE statement"),
+        (
+            "MERGE INTO silver.customers USING silver.customers s ON true WHEN MATCHED THEN DELETE",
+            400,
+            "refused: MERGE_INTO statement (MERGE)",
+        ),
     ],
 )
 def test_refused_and_failed_queries_say_why(
@@ -207,3 +216,90 @@ def test_a_slow_query_is_interrupted(lakehouse: Platform, api_keys: dict[str, st
         )
     assert response.status_code == 400
     assert response.json()["detail"] == "query timed out after 0.3 s and was stopped"
+
+
+def test_repeated_column_names_each_keep_their_value(
+    client: TestClient, api_keys: dict[str, str]
+) -> None:
+    result = query(client, api_keys, "analyst", "SELECT 1 AS a, 2 AS a, 3 AS b")
+    assert result["columns"] == ["a", "a_1", "b"]
+    assert result["rows"] == [{"a": 1, "a_1": 2, "b": 3}]
+
+
+def test_values_json_lacks_are_answered_as_json(
+    client: TestClient, api_keys: dict[str, str]
+) -> None:
+    sql = (
+        "SELECT 'infinity'::date AS d, '-infinity'::date AS e, '10000-01-01'::date AS f, "
+        "'infinity'::timestamp AS t, 'inf'::double AS i, 'nan'::double AS n, "
+        "INTERVAL '1 month 2 days' AS iv, 12345678901234567890123456789012345678::hugeint AS h, "
+        "'\\xAA'::blob AS b, [DATE '10000-01-01'] AS l, {'k': 'infinity'::date} AS s"
+    )
+    response = client.post("/query", json={"sql": sql}, headers=auth(api_keys, "analyst"))
+    assert response.status_code == 200, response.text
+    assert json.loads(response.text, parse_constant=pytest.fail)["rows"] == [
+        {
+            "d": "infinity",
+            "e": "-infinity",
+            "f": "+10000-01-01",
+            "t": "infinity",
+            "i": "inf",
+            "n": "nan",
+            "iv": "P1M2D",
+            "h": "12345678901234567890123456789012345678",
+            "b": "aa",
+            "l": ["+10000-01-01"],
+            "s": {"k": "infinity"},
+        }
+    ]
+
+
+def test_a_huge_value_is_cut_by_the_byte_limit(
+    client: TestClient, api_keys: dict[str, str], lakehouse: Platform
+) -> None:
+    sql = "SELECT 1 AS n, repeat('x', 250000000) AS big"
+    response = client.post("/query", json={"sql": sql}, headers=auth(api_keys, "analyst"))
+    assert response.status_code == 200
+    assert len(response.content) < 1_000 < lakehouse.settings.query.max_bytes
+    result = response.json()
+    assert (result["rows"], result["row_count"]) == ([], 0)
+    assert (result["truncated"], result["truncated_by"]) == (True, "bytes")
+
+
+def test_the_byte_limit_keeps_the_rows_that_fit(
+    lakehouse: Platform, api_keys: dict[str, str]
+) -> None:
+    sql = "SELECT order_number FROM silver.orders ORDER BY order_number"
+    numbers = [r["order_number"] for r in rows(lakehouse, sql)]
+    row_bytes = [len(json.dumps({"order_number": n}, separators=(",", ":"))) + 1 for n in numbers]
+    budget = sum(row_bytes[:40])
+    limits = lakehouse.settings.query.model_copy(update={"max_bytes": budget})
+    settings = lakehouse.settings.model_copy(update={"query": limits})
+    with TestClient(create_app(settings)) as small:
+        result = query(small, api_keys, "analyst", sql)
+        unlimited = query(small, api_keys, "analyst", "SELECT count(*) AS n FROM silver.orders")
+    assert [r["order_number"] for r in result["rows"]] == numbers[:40]
+    assert (result["truncated"], result["truncated_by"]) == (True, "bytes")
+    assert unlimited["rows"] == [{"n": len(numbers)}]
+    assert (unlimited["truncated"], unlimited["truncated_by"]) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"sql": "SELECT \'\\ud800\' AS x"}', "string_unicode"),
+        (b'{"sql": "\\udfff"}', "string_unicode"),
+        (b'{"sql": "SELECT 1", "limit": 1e400}', "finite_number"),
+        (b'{"sql": "SELECT 1", "limit": -Infinity}', "finite_number"),
+    ],
+)
+def test_bodies_json_cannot_carry_to_duckdb_are_422(
+    client: TestClient, api_keys: dict[str, str], body: bytes, problem: str
+) -> None:
+    response = client.post(
+        "/query",
+        content=body,
+        headers={**auth(api_keys, "analyst"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert [p["type"] for p in response.json()["detail"]] == [problem]

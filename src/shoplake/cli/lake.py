@@ -64,25 +64,21 @@ def query(
 ) -> None:
     """Run read-only DuckDB SQL over lakehouse tables addressed as bronze.x, silver.x, gold.x."""
     from shoplake.lake.query import rows_as_json
+    from shoplake.lake.query_json import csv_text, unique_names
 
     result = platform(ctx).query(sql, max_rows=max_rows)
     if output == "json":
         emit_json(rows_as_json(result.table))
     elif output == "csv":
-        import io
-
-        import pyarrow.csv as pacsv
-
-        buffer = io.BytesIO()
-        pacsv.write_csv(result.table, buffer)
-        print(buffer.getvalue().decode(), end="")
+        print(csv_text(result.table), end="")
     elif output == "table":
-        rows = result.table.to_pylist()
-        print_table(rows, result.table.column_names)
+        print_table(rows_as_json(result.table), unique_names(result.table.column_names))
     else:
         raise typer.BadParameter(f"unknown output {output!r}: use table, json or csv")
-    if result.truncated:
-        shown = plural(result.table.num_rows, "row")
+    shown = plural(result.table.num_rows, "row")
+    if result.truncated_by == "bytes":
+        say(f"[yellow]showing the first {shown}: the result passed query.max_bytes")
+    elif result.truncated:
         say(f"[yellow]showing the first {shown}; raise --max-rows for more")
     if output == "table":
         out.print(f"[dim]{plural(result.table.num_rows, 'row')} in {result.seconds:.2f} s[/dim]")

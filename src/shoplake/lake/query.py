@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
 
+    from shoplake.lake.query_limits import TruncatedBy
+
 _ALLOWED_STATEMENTS = {"SELECT"}
 _LEADING_COMMENTS = re.compile(r"^(\s+|--[^\n]*\n?|/\*.*?\*/)*", re.S)
 _MISSING_TABLE = re.compile(r'Catalog Error: Table with name "?(?P<name>[^"!]+?)"? does not exist')
@@ -35,11 +37,12 @@ Prepare = Callable[[str, "pa.Table"], "pa.Table"]
 
 @dataclass
 class QueryResult:
-    """Rows of a query (at most ``max_rows``) and whether more were cut off."""
+    """Rows of a query (at most ``max_rows``) and whether more were cut off, and by what."""
 
     table: pa.Table
     truncated: bool
     seconds: float
+    truncated_by: TruncatedBy | None = None
 
 
 def check_read_only(sql: str) -> str:
@@ -57,7 +60,11 @@ def check_read_only(sql: str) -> str:
         raise QueryRefusedError(
             f"refused: {len(statements)} statements; only a single read-only SELECT is allowed"
         )
-    kind = str(statements[0].type).rsplit(".", 1)[-1]
+    try:
+        kind = str(statements[0].type).rsplit(".", 1)[-1]
+    except ValueError:  # a statement type newer than the Python enum (UPDATE EXTENSIONS)
+        first = _LEADING_COMMENTS.sub("", text).split(None, 1)[0].upper()
+        kind = "UNKNOWN" if first in _ALLOWED_STATEMENTS else first
     if kind not in _ALLOWED_STATEMENTS:
         words = _LEADING_COMMENTS.sub("", text).split(None, 1)
         keyword = words[0].upper() if words else kind
@@ -139,14 +146,19 @@ def run_query(
     sql: str,
     *,
     max_rows: int,
+    max_bytes: int | None = None,
     timeout: float | None = None,
     prepare: Prepare | None = None,
 ) -> QueryResult:
-    """Run one read-only statement over the lakehouse and return up to ``max_rows`` rows.
+    """Run one read-only statement over the lakehouse and return up to ``max_rows`` rows and
+    ``max_bytes`` bytes of JSON rows (:mod:`shoplake.lake.query_limits`).
 
     With ``timeout`` (seconds), the statement is interrupted when it runs longer.
     """
     import duckdb
+
+    from shoplake.lake.query_json import faithful
+    from shoplake.lake.query_limits import collect
 
     text = check_read_only(sql)
     started = time.perf_counter()
@@ -157,13 +169,8 @@ def run_query(
         _expose_tables(con, catalog, referenced_tables(text), known, prepare)
         if timer is not None:
             timer.start()
-        reader = con.sql(text).to_arrow_reader(min(max_rows + 1, 100_000))
-        batches, rows = [], 0
-        for batch in reader:
-            batches.append(batch)
-            rows += batch.num_rows
-            if rows > max_rows:
-                break
+        reader = faithful(con.sql(text)).to_arrow_reader(min(max_rows + 1, 100_000))
+        kept = collect(reader, max_rows=max_rows, max_bytes=max_bytes)
     except duckdb.InterruptException:
         raise QueryError(f"query timed out after {timeout:g} s and was stopped") from None
     except duckdb.CatalogException as exc:
@@ -174,24 +181,13 @@ def run_query(
         if timer is not None:
             timer.cancel()
         con.close()
-    import pyarrow as pa
-
-    table = pa.Table.from_batches(batches, schema=reader.schema)
-    return QueryResult(table.slice(0, max_rows), rows > max_rows, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return QueryResult(kept.table, kept.truncated_by is not None, seconds, kept.truncated_by)
 
 
 def rows_as_json(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as JSON-ready objects (dates and timestamps as ISO strings, bytes as hex)."""
-    import datetime as dt
-    from decimal import Decimal
+    """Rows as JSON-ready objects, repeated column names made unique
+    (:func:`shoplake.lake.query_json.json_rows`)."""
+    from shoplake.lake.query_json import json_rows
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):  # a JSON number when a float carries it exactly
-            return float(value) if Decimal(repr(float(value))) == value else str(value)
-        if isinstance(value, dt.date | dt.datetime | dt.time):
-            return value.isoformat()
-        if isinstance(value, bytes):
-            return value.hex()
-        return value
-
-    return [{k: plain(v) for k, v in row.items()} for row in table.to_pylist()]
+    return json_rows(table)

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Route
@@ -27,6 +28,7 @@ from shoplake.errors import (
 )
 from shoplake.serve.auth import ROLES_ATTRIBUTE, Guard
 from shoplake.serve.metrics import Metrics, MetricsMiddleware
+from shoplake.serve.responses import validation_error
 from shoplake.serve.state import ServeState
 
 if TYPE_CHECKING:
@@ -92,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(ShoplakeError, _shoplake_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     routers = [importlib.import_module(f"shoplake.serve.routes.{n}").router for n in CORE_ROUTERS]
     for name in OPTIONAL_ROUTERS:
         try:

@@ -24,17 +24,22 @@ def serve_state(request: Request) -> ServeState:
 
 def json_response(payload: Any, status_code: int = 200) -> Response:
     """``payload`` as compact JSON, without response-model validation (NaN and infinities,
-    which JSON lacks, become strings)."""
+    which JSON lacks, become strings; a lone surrogate a client sent is written escaped)."""
     try:
         body = _dumps(payload)
     except ValueError:
-        body = _dumps(_finite(payload))
-    return Response(body, status_code=status_code, media_type=JSON)
+        payload = _finite(payload)
+        body = _dumps(payload)
+    try:
+        data = body.encode()
+    except UnicodeEncodeError:  # "\ud800" has no UTF-8 form; as a JSON escape it is valid
+        data = _dumps(payload, ascii_only=True).encode()
+    return Response(data, status_code=status_code, media_type=JSON)
 
 
-def _dumps(payload: Any) -> str:
+def _dumps(payload: Any, *, ascii_only: bool = False) -> str:
     return json.dumps(
-        payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str
+        payload, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False, default=str
     )
 
 
@@ -46,6 +51,16 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 for a request that breaks its schema, written with :func:`json_response`
+    so that an ``input`` holding ``1e400`` or a lone surrogate cannot turn it into a 500."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+
+    problems = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return json_response({"detail": jsonable_encoder(problems)}, 422)
 
 
 def error(status_code: int, detail: str) -> Response:

@@ -57,10 +57,20 @@ class QueryIn(BaseModel):
 
 
 class QueryOut(BaseModel):
-    columns: list[str]
-    rows: list[dict[str, Any]]
+    columns: list[str] = Field(
+        description="the result's column names, a repeated name suffixed _1, _2 … (the keys "
+        "of each row)"
+    )
+    rows: list[dict[str, Any]] = Field(
+        description="dates and timestamps ISO 8601 ('infinity' and '-infinity' as such), "
+        "intervals ISO 8601 durations, inexact decimals and inf/nan as strings, bytes as hex"
+    )
     row_count: int
     truncated: bool = Field(description="more rows matched than were returned")
+    truncated_by: Literal["rows", "bytes"] | None = Field(
+        description="what cut the result: the row limit, or the byte limit (query.max_bytes) "
+        "on the rows' JSON; null when nothing was left out"
+    )
     masked: list[str] = Field(description="PII columns masked for this caller (table.column)")
     seconds: float
 

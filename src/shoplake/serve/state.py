@@ -18,8 +18,11 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from shoplake.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECHECK_SECONDS = 2.0
 #: The name of the thread that follows promotions (off the request path).
@@ -142,6 +146,31 @@ class LoadedModel:
         }
 
 
+class KeySlots:
+    """At most ``limit`` requests in flight per API key (taken and given back on the event
+    loop, so no lock is needed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._busy: dict[str, int] = {}
+
+    def take(self, key_id: str) -> bool:
+        """Take a slot for ``key_id``; False when its ``limit`` are all taken."""
+        busy = self._busy.get(key_id, 0)
+        if busy >= self.limit:
+            return False
+        self._busy[key_id] = busy + 1
+        return True
+
+    def give(self, key_id: str) -> None:
+        """Give back a slot :meth:`take` handed out."""
+        busy = self._busy.get(key_id, 0) - 1
+        if busy > 0:
+            self._busy[key_id] = busy
+        else:
+            self._busy.pop(key_id, None)
+
+
 class ServeState:
     """Backends and caches shared by every request of one app."""
 
@@ -165,6 +194,8 @@ class ServeState:
         self._lock = threading.Lock()
         self._pii: tuple[float, PiiColumns] | None = None
         self.mask = masker()
+        self.query_slots = KeySlots(self.settings.query.concurrent_per_key)
+        self._query_pool: ThreadPoolExecutor | None = None
 
     # The promoted model -------------------------------------------------------------------
 
@@ -271,8 +302,23 @@ class ServeState:
         self._store_loop = loop
         return self._store
 
+    # Queries --------------------------------------------------------------------------------
+
+    async def in_query_pool(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in the query pool: ``query.workers`` threads of this app's own,
+        so that slow statements queue there instead of taking the threads other routes use."""
+        if self._query_pool is None:
+            self._query_pool = ThreadPoolExecutor(
+                self.settings.query.workers, thread_name_prefix="shoplake-query"
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._query_pool, partial(function, *args))
+
     async def close(self) -> None:
         """Stop the watcher, close the backends, give the frozen heap back to the collector."""
+        if self._query_pool is not None:
+            self._query_pool.shutdown(wait=False, cancel_futures=True)
+            self._query_pool = None
         self._stop_watching.set()
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.join, 10 * RECHECK_SECONDS)

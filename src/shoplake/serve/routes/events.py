@@ -102,20 +102,48 @@ def _land(state: ServeState, batch: list[Any]) -> tuple[int, list[dict[str, Any]
     known = state.known_products()
     payloads, keys, rejected = [], [], []
     for index, item in enumerate(batch):
-        raw = json.dumps(item, ensure_ascii=False).encode()
-        result = validate(raw, known_products=known, now=now)
-        if isinstance(result, Event):
-            payloads.append(encode(result))
-            keys.append(result.session_id)
-        else:
-            event_id = item.get("event_id") if isinstance(item, dict) else None
-            rejected.append(
-                {
-                    "index": index,
-                    "event_id": event_id if isinstance(event_id, str) else None,
-                    "reason": result.reason,
-                }
-            )
+        reason = not_unicode(item)
+        if reason is None:
+            raw = json.dumps(item, ensure_ascii=False).encode()
+            result = validate(raw, known_products=known, now=now)
+            if isinstance(result, Event):
+                payloads.append(encode(result))
+                keys.append(result.session_id)
+                continue
+            reason = result.reason
+        event_id = item.get("event_id") if isinstance(item, dict) else None
+        rejected.append(
+            {
+                "index": index,
+                "event_id": event_id if isinstance(event_id, str) else None,
+                "reason": reason,
+            }
+        )
     if payloads:
         state.event_log().produce(payloads, keys)
     return len(payloads), rejected
+
+
+def not_unicode(item: Any, where: str = "") -> str | None:
+    """The reason an event cannot be stored as UTF-8 text — a field (or field name) holding a
+    lone surrogate, which JSON may escape (``"\\ud800"``) but no UTF-8 text can hold — else
+    None."""
+    if isinstance(item, str):
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where or 'the event'}: not valid Unicode (a lone surrogate)"
+        return None
+    if isinstance(item, dict):
+        for name, value in item.items():
+            if not_unicode(name) is not None:
+                return "a field name is not valid Unicode (a lone surrogate)"
+            found = not_unicode(value, where or f"field {name!r}")
+            if found is not None:
+                return found
+    elif isinstance(item, list):
+        for value in item:
+            found = not_unicode(value, where)
+            if found is not None:
+                return found
+    return None
