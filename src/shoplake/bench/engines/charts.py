@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 
 
 def write_charts(results: EngineBenchResults, folder: Path) -> list[Path]:
-    """One ``time_<workload>.png`` per workload and one ``memory.png``; return their paths."""
-    import matplotlib
+    """One ``time_<workload>.png`` per workload and one ``memory.png``; return their paths
+    (none without matplotlib, which comes with the bench extra: the report has no charts)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return []
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
