@@ -236,7 +236,7 @@ class SqliteExtractor(SqlAlchemyExtractor):
         column = columns[flagged - 1]
         quote = self.engine.dialect.identifier_preparer.quote
         condition = invalid_condition(column, quote)
-        storage = literal_column(f"typeof({quote(column.name)})")
+        storage: Any = literal_column(f"typeof({quote(column.name)})")
         query = self._select(table, columns, where, [storage, *(sa_column(k) for k in key)])
         with self.engine.connect() as conn:
             row = conn.execute(query.where(literal_column(str(condition))).limit(1)).first()
