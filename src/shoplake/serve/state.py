@@ -162,6 +162,10 @@ class KeySlots:
         self._busy[key_id] = busy + 1
         return True
 
+    def in_flight(self) -> int:
+        """Slots taken now, over every key."""
+        return sum(self._busy.values())
+
     def give(self, key_id: str) -> None:
         """Give back a slot :meth:`take` handed out."""
         busy = self._busy.get(key_id, 0) - 1
