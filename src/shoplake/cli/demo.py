@@ -16,8 +16,10 @@ from shoplake.errors import ShoplakeError
 from shoplake.redact import redact
 
 if TYPE_CHECKING:
+    from shoplake.cli.demo_next import Picks
     from shoplake.orchestrate.execute import AssetOutcome, RunSummary
     from shoplake.platform import Platform
+    from shoplake.services import ServiceInfo
 
 DEMO_MARKER = ".shoplake-demo"
 
@@ -90,28 +92,28 @@ def demo(
         int, typer.Option(min=1, help="Orders placed between the two ingests.")
     ] = 500,
     events: Annotated[int, typer.Option(min=1, help="Clickstream events to stream.")] = 20_000,
+    classicmodels: Annotated[
+        bool,
+        typer.Option(
+            "--classicmodels",
+            help="Tell the story on the real public ClassicModels dump shipped with shoplake "
+            "instead of a generated shop (no generate, simulate or oracle: the dump stays as "
+            "published, so gold can be checked against it).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the lifecycle on a fresh data dir: generate, ingest, change, ingest again, query."""
+    """Run the lifecycle on a fresh data dir: generate (or load the real ClassicModels dump),
+    ingest, change, ingest again, stream, transform, recommend, query."""
     plat = platform(ctx)
     data_dir = plat.settings.data_dir
     _fresh_data_dir(data_dir)
-    out.print(f"[bold]shoplake demo[/bold] in {data_dir} (scale {scale}, seed {seed})")
+    story = "the real ClassicModels dump" if classicmodels else f"scale {scale}, seed {seed}"
+    out.print(f"[bold]shoplake demo[/bold] in {data_dir} ({story})")
 
-    _heading("1", "generate", "the operational database where data is born")
-    result = plat.generate(scale=scale, seed=seed)
-    counts = result.counts
-    source = redact(plat.settings.source_url)
-    out.print(
-        f"  Created the ClassicModels schema in {source} and filled it in "
-        f"{result.seconds:.1f} s: {counts.get('customers', 0):,} customers, "
-        f"{counts.get('products', 0):,} products, {counts.get('orders', 0):,} orders, "
-        f"{counts.get('orderdetails', 0):,} order lines, {counts.get('ratings', 0):,} ratings."
-    )
-    out.print(
-        f"  Each customer has latent tastes that drive orders and ratings; they are saved in "
-        f"{plat.settings.tastes_path.name}, beside the source, as the answer key for the "
-        "recommender."
-    )
+    if classicmodels:
+        _load_stage(plat)
+    else:
+        _generate_stage(plat, scale, seed)
 
     _heading("2", "ingest", "land every source row in the lakehouse's bronze layer")
     started = time.perf_counter()
@@ -131,7 +133,73 @@ def demo(
         f"{len(again.results)} tables unchanged, no new snapshot — ingestion is idempotent."
     )
 
+    changed_ok = _change_stage(plat, orders, seed, classicmodels)
+    supplier_ok = _supplier_stage(plat, seed)
+    own, valkey = _start_own_valkey(plat)  # one port, kept from here to the end
+    try:
+        _stream_stage(own, valkey, events, seed)
+        transformed = _transform_stage(own, classicmodels)
+        picks = _recommend_stage(own, classicmodels)
+        _heading("query", "ask the lakehouse", "read-only SQL over any layer with DuckDB")
+        revenue = own.query(REVENUE_SQL).table.to_pylist()[0]
+        out.print(
+            f"  bronze.orderdetails replayed to its latest versions: {revenue['orders']:,} "
+            f"orders, revenue {revenue['revenue']:,.2f} — the same total gold.fact_orders reports."
+        )
+    finally:
+        own.down()
+
+    _print_next(plat, picks, classicmodels=classicmodels, valkey_port=valkey.port)
+    if not (first.ok and changed_ok and supplier_ok and transformed and picks is not None):
+        say("[red]some steps failed; see the errors above[/red]")
+        raise typer.Exit(1)
+
+
+def _generate_stage(plat: Platform, scale: float, seed: int) -> None:
+    """Stage 1 on a generated shop: the schema, seeded data and latent tastes."""
+    _heading("1", "generate", "the operational database where data is born")
+    result = plat.generate(scale=scale, seed=seed)
+    counts = result.counts
+    source = redact(plat.settings.source_url)
+    out.print(
+        f"  Created the ClassicModels schema in {source} and filled it in "
+        f"{result.seconds:.1f} s: {counts.get('customers', 0):,} customers, "
+        f"{counts.get('products', 0):,} products, {counts.get('orders', 0):,} orders, "
+        f"{counts.get('orderdetails', 0):,} order lines, {counts.get('ratings', 0):,} ratings."
+    )
+    out.print(
+        f"  Each customer has latent tastes that drive orders and ratings; they are saved in "
+        f"{plat.settings.tastes_path.name}, beside the source, as the answer key for the "
+        "recommender."
+    )
+
+
+def _load_stage(plat: Platform) -> None:
+    """Stage 1 on the real data: the public dump, unchanged, and no generator."""
+    _heading("1", "load", "the real operational database: the public ClassicModels dump")
+    counts = plat.load_classicmodels()
+    out.print(
+        f"  Loaded the public ClassicModels sample (version 3.1, shipped with shoplake) "
+        f"unchanged into {redact(plat.settings.source_url)}: {counts['customers']:,} customers, "
+        f"{counts['products']:,} products, {counts['orders']:,} orders, "
+        f"{counts['orderdetails']:,} order lines."
+    )
+    out.print(
+        "  generate is skipped: the real shop replaces the generated one. The dump has no "
+        "ratings, so the recommender learns from what customers bought (and what they click), "
+        "and there are no latent tastes to grade it against."
+    )
+
+
+def _change_stage(plat: Platform, orders: int, seed: int, classicmodels: bool) -> bool:
+    """Stages 1 and 2 again: the shop trades, and only the change lands."""
     _heading("1 again", "simulate", "the shop keeps trading")
+    if classicmodels:
+        out.print(
+            "  skipped with --classicmodels: the dump stays exactly as published, so gold can "
+            "be checked against it to the cent (`shoplake simulate` then shows the change)."
+        )
+        return True
     changes = plat.simulate(orders=orders, seed=seed + 1).changes
     summary = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in changes.items() if v)
     out.print(f"  Applied in one source transaction: {summary}.")
@@ -145,28 +213,48 @@ def demo(
         "ratings were read from their watermark only (cursor); tables with no trustworthy "
         "cursor were diffed by primary key and row hash (snapshot)."
     )
+    return second.ok
 
-    supplier_ok = _supplier_stage(plat, seed)
 
+def _start_own_valkey(plat: Platform, attempts: int = 3) -> tuple[Platform, ServiceInfo]:
+    """Start the demo's valkey on a free port (another, should one be taken meanwhile); the
+    returned platform uses that port for the rest of the demo."""
+    from shoplake.services import ServiceError, free_port
+
+    for attempt in range(1, attempts + 1):
+        services = plat.settings.services.model_copy(update={"valkey_port": free_port()})
+        own = plat.with_settings(plat.settings.model_copy(update={"services": services}))
+        try:
+            return own, own.up()[0]
+        except ServiceError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _stream_stage(plat: Platform, valkey: ServiceInfo, events: int, seed: int) -> None:
+    """Stage 2 · stream: simulated shoppers onto the event log, processed exactly once."""
     _heading("2 · stream", "clickstream", "what shoppers do right now, exactly once")
-    services = plat.up()
-    try:
-        produced = plat.produce(events=events, bad_rate=0.01, seed=seed)
-        processed = plat.process(until_idle=True)
-        out.print(
-            f"  Started valkey (pid {services[0].pid}, port {services[0].port}, AOF on) as the "
-            f"event log, produced {produced.events:,} simulated events in {produced.seconds:.1f} s "
-            f"({produced.rate:,.0f}/s) across {plat.settings.stream.shards} shards."
-        )
-        out.print(
-            f"  The processor committed {processed.valid:,} events to bronze.events and "
-            f"{processed.invalid:,} malformed ones to bronze.dead_letters (with the reason), "
-            f"dropped {processed.duplicates:,} producer retries, in {processed.commits} commits "
-            f"({processed.seconds:.1f} s); each commit carries its shard positions, so a crash "
-            "resumes exactly where the data stops. Live session state is in valkey."
-        )
-    finally:
-        plat.down()
+    produced = plat.produce(events=events, bad_rate=0.01, seed=seed)
+    processed = plat.process(until_idle=True)
+    out.print(
+        f"  Started valkey (pid {valkey.pid}, port {valkey.port}, a free one, kept to the end; "
+        f"AOF on) as the event log, produced {produced.events:,} simulated events in "
+        f"{produced.seconds:.1f} s ({produced.rate:,.0f}/s) across "
+        f"{plat.settings.stream.shards} shards."
+    )
+    out.print(
+        f"  The processor committed {processed.valid:,} events to bronze.events and "
+        f"{processed.invalid:,} malformed ones to bronze.dead_letters (with the reason), "
+        f"dropped {processed.duplicates:,} producer retries, in {processed.commits} commits "
+        f"({processed.seconds:.1f} s); each commit carries its shard positions, so a crash "
+        "resumes exactly where the data stops. Live session state is in valkey."
+    )
+
+
+def _transform_stage(plat: Platform, classicmodels: bool) -> bool:
+    """Stages 3 and 4: the lakehouse's tables, then the models through Dagster."""
+    from shoplake.orchestrate.execute import run as run_assets
 
     _heading("3", "store", "an Iceberg lakehouse any engine can read")
     stats = plat.tables()
@@ -177,8 +265,6 @@ def demo(
     out.print(f"  Catalog: {redact(plat.settings.catalog_uri)}; data: {plat.settings.warehouse}.")
 
     _heading("4", "transform", "clean current state (silver), a star schema and ML tables (gold)")
-    from shoplake.orchestrate.execute import run as run_assets
-
     report = run_assets(plat, ["transform"], log_level="ERROR")
     _print_transform(report)
     figures = plat.query(GOLD_SQL).table.to_pylist()[0]
@@ -187,6 +273,13 @@ def demo(
         f"profit {figures['profit']:,.2f}; dim_customers keeps {figures['versions']:,} versions of "
         f"{figures['customers']:,} customers (SCD type 2)."
     )
+    if classicmodels:
+        pairs = plat.query("SELECT count(*) AS n FROM gold.interactions").table.to_pylist()[0]
+        out.print(
+            "  silver.ratings and gold.ratings_for_ml are published empty, with a note (the "
+            f"dump has no ratings); gold.interactions holds {pairs['n']:,} customer × product "
+            "pairs from purchases."
+        )
     sessions = plat.query(SESSIONS_SQL).table.to_pylist()[0]
     out.print(
         f"  silver.sessions: {sessions['sessions']:,} sessions (30-minute gap), "
@@ -204,48 +297,25 @@ def demo(
         "against its contract (YAML beside the SQL) before it was published; `shoplake ui` "
         "shows the run and the asset graph, `shoplake lineage gold.fact_orders` what feeds what."
     )
+    return report.success
 
-    trained = _recommend_stage(plat)
 
-    _heading("query", "ask the lakehouse", "read-only SQL over any layer with DuckDB")
-    revenue = plat.query(REVENUE_SQL).table.to_pylist()[0]
-    out.print(
-        f"  bronze.orderdetails replayed to its latest versions: {revenue['orders']:,} orders, "
-        f"revenue {revenue['revenue']:,.2f} — the same total gold.fact_orders reports."
-    )
+def _print_next(
+    plat: Platform, picks: Picks | None, *, classicmodels: bool, valkey_port: int
+) -> None:
+    """The "Try next" lines and the dashboard's, each runnable as printed."""
+    from shoplake.cli.demo_next import dashboard, try_next
 
+    if picks is None:
+        return
     out.print()
     out.print("[bold]Try next[/bold]")
-    for line in (
-        "source .venv/bin/activate               # puts `shoplake` on your PATH",
-        "shoplake tables                         # every table, files, snapshots, watermarks",
-        'shoplake query "SELECT status, count(*) FROM silver.orders GROUP BY 1"',
-        "shoplake lineage gold.fact_orders       # upstream and downstream tables",
-        "shoplake check                          # every data contract, on published tables",
-        "shoplake simulate --orders 1000 && shoplake ingest && shoplake transform",
-        "shoplake maintain                       # compact files, expire old snapshots",
-        "shoplake run && shoplake ui             # the asset graph through Dagster, its web UI",
-        "shoplake models list && shoplake recommend 103 && shoplake similar S10_1678",
-        "shoplake stream produce --rate 500 --duration 10   # a live burst (starts valkey)",
-        "shoplake stream process --until-idle && shoplake stream status",
-        "shoplake sources load-classicmodels ../shared/data/classicmodels/mysqlsampledatabase.sql",
-        "shoplake doctor                         # every connection checked layer by layer",
-        "shoplake assess                         # security, reliability, performance findings",
-        "shoplake transform --engine spark       # the same models on Spark (the spark extra)",
-    ):
-        out.print(f"  {line}")
-    serve = plat.settings.serve
+    for line in try_next(plat, picks, classicmodels=classicmodels, valkey_port=valkey_port):
+        out.print(f"  {line}", markup=False)
     out.print()
     out.print("[bold]Open the dashboard[/bold] (stage 5 · serve: the API and the dashboard)")
-    for line in (
-        "shoplake keys create --role analyst     # prints an API key once; keep it",
-        f"shoplake serve                          # then open http://{serve.host}:{serve.port}/",
-        f"                                        # API docs: http://{serve.host}:{serve.port}/docs",
-    ):
-        out.print(f"  {line}")
-    if not (first.ok and second.ok and supplier_ok and report.success and trained):
-        say("[red]some steps failed; see the errors above[/red]")
-        raise typer.Exit(1)
+    for line in dashboard(plat):
+        out.print(f"  {line}", markup=False)
 
 
 def _supplier_stage(plat: Platform, seed: int) -> bool:
@@ -294,17 +364,26 @@ def _supplier_stage(plat: Platform, seed: int) -> bool:
     return first.ok and again.ok
 
 
-def _recommend_stage(plat: Platform) -> bool:
-    """Stage 5: train, show a few customers' lists, then a live session's."""
+def _recommend_stage(plat: Platform, classicmodels: bool) -> Picks | None:
+    """Stage 5: train, show a few customers' lists, then a live session's. Returns a customer
+    and a product the "Try next" lines can name (None when training registered nothing)."""
+    from shoplake.cli.demo_next import Picks
+
     _heading("5", "recommend", "serve the lakehouse to machine learning, in batch and live")
     trained = plat.train()
     als, popular = trained.metric("als"), trained.metric("popularity")
     oracle = next((m for m in trained.metrics if m.model == "oracle"), None)
+    graded = (
+        f"; the oracle that knows the true tastes reaches {oracle.ndcg:.3f}."
+        if oracle
+        else " (no oracle: real customers' tastes are not known)."
+        if classicmodels
+        else "."
+    )
     out.print(
         f"  Trained on pinned snapshots ({trained.counts.get('interactions', 0):,} customer × "
         f"product interactions, the latest 20% held out): NDCG@10 ALS {als.ndcg:.3f} vs "
-        f"popularity {popular.ndcg:.3f} ({trained.lift('als'):.2f}×)"
-        + (f"; the oracle that knows the true tastes reaches {oracle.ndcg:.3f}." if oracle else ".")
+        f"popularity {popular.ndcg:.3f} ({trained.lift('als'):.2f}×)" + graded
     )
     out.print(
         f"  Registered {trained.version} under {plat.settings.models_dir} and published "
@@ -316,19 +395,18 @@ def _recommend_stage(plat: Platform) -> bool:
         .table.column("customer_number")
         .to_pylist()
     )
+    first: Picks | None = None
     for customer in customers:
         served = plat.recommend(customer, 3)
-        picks = "; ".join(f"{p.product_name} ({p.product_line})" for p in served.items)
-        out.print(f"  customer {customer} ({served.strategy}): {picks}")
+        names = "; ".join(f"{p.product_name} ({p.product_line})" for p in served.items)
+        out.print(f"  customer {customer} ({served.strategy}): {names}")
+        if first is None and served.items:
+            first = Picks(int(customer), str(served.items[0].product_code))
     line, codes = _largest_line(plat)
     session = "demo-session"
-    services = plat.up()
-    try:
-        _browse(plat, session, codes[:3])
-        plat.process(until_idle=True)
-        live = _stored_session_list(services[0].url, session)
-    finally:
-        plat.down()
+    _browse(plat, session, codes[:3])
+    plat.process(until_idle=True)
+    live = _stored_session_list(plat.services()[0].url, session)
     lines = dict(zip(*plat.query(
         "SELECT product_code, product_line FROM silver.products"
     ).table.to_pydict().values(), strict=True))  # fmt: skip
@@ -339,7 +417,7 @@ def _recommend_stage(plat: Platform) -> bool:
         f"its top {len(live)} are {line}. `shoplake recommend N --session ID` blends a known "
         "customer in."
     )
-    return trained.version != ""
+    return first if trained.version else None
 
 
 def _largest_line(plat: Platform) -> tuple[str, list[str]]:
