@@ -298,7 +298,8 @@ class Runner:
         ones. Absent optional sources are neither: an empty table stands in for them."""
         waiting: set[str] = set()
         required: set[str] = set()
-        pending, seen = [model], set()
+        pending: list[Model] = [model]
+        seen: set[str] = set()
         while pending:
             reader = pending.pop()
             for name in reader.upstream - seen:
