@@ -95,3 +95,18 @@ def test_a_source_that_stays_down_fails_with_its_one_line_error(tmp_path: Path) 
         f"source database {tmp_path / 'source.db'} does not exist"
     )
     assert outcome["silver.offices"].outcome == "not run"
+
+
+def test_training_that_cannot_succeed_is_not_retried(tmp_path: Path) -> None:
+    """Training on an empty lakehouse fails the same way every time: one attempt, its line."""
+    shop = fast_platform(tmp_path)
+    with open_instance(shop.settings.dagster_home) as instance:
+        summary = execute(build_definitions(shop), instance, ["ml"])
+        retries = instance.all_logs(summary.run_id, of_type=RETRY)
+    assert not summary.success
+    assert retries == []
+    outcome = {a.asset: a for a in summary.assets}
+    assert outcome["ml.model"].outcome == "failed"
+    assert outcome["ml.model"].error == (
+        "gold.interactions has no data yet: run `shoplake ingest` and `shoplake transform`"
+    )

@@ -200,7 +200,14 @@ def training_assets(retry: RetryPolicy) -> AssetsDefinition:
     def _train(
         context: AssetExecutionContext, shoplake: ShoplakeResource
     ) -> Iterator[MaterializeResult]:
-        report = shoplake.platform().train(progress=context.log.info)
+        try:
+            report = shoplake.platform().train(progress=context.log.info)
+        except OSError:
+            raise  # a file or connection that may answer next time: the retry policy applies
+        except Exception as exc:  # the same lakehouse fails the same way again: no retry
+            from shoplake.redact import error_message
+
+            raise Failure(error_message(exc), allow_retries=False) from exc
         ndcg = {m.model: round(m.ndcg, 4) for m in report.metrics}
         yield MaterializeResult(
             asset_key=MODEL_KEY,
