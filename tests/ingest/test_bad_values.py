@@ -31,6 +31,8 @@ UPDATED = [
      "orderNumber=10100", BAD_DATE),
     ("orders", "requiredDate", "SET requiredDate = 20030106 WHERE orderNumber = 10100",
      "orderNumber=10100", BAD_DATE),
+    ("orders", "requiredDate", "SET requiredDate = '0000-01-01' WHERE orderNumber = 10100",
+     "orderNumber=10100", BAD_DATE),  # parses, but no Python or Parquet reader has year 0
     ("employees", "reportsTo", "SET reportsTo = 12.5 WHERE employeeNumber = 1002",
      "employeeNumber=1002", "holds real where an integer is expected"),
     ("products", "quantityInStock",

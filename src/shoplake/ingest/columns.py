@@ -153,8 +153,34 @@ def conform_column(array: pa.Array, target: pa.DataType, *, table: str, column: 
         raise bad_value_error(table, column, problem, {}) from None
 
 
+#: Days (date32) and microseconds (timestamp[us]) of 0001-01-01 and of 9999-12-31's last
+#: instant: the calendar Python, Parquet statistics and every reader share. PostgreSQL's
+#: 'infinity' arrives as the extreme 32/64-bit value; year 0 parses from text.
+CALENDAR_DAYS = (-719_162, 2_932_896)
+CALENDAR_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+
+
 def _cast(array: pa.Array, target: pa.DataType) -> pa.Array:
     """``array`` as ``target``; ArrowInvalid when any value cannot be represented exactly."""
+    result = _convert(array, target)
+    if pa.types.is_date32(target) or pa.types.is_timestamp(target):
+        _refuse_outside_calendar(result)
+    return result
+
+
+def _refuse_outside_calendar(array: pa.Array) -> None:
+    import pyarrow.compute as pc
+
+    low, high = CALENDAR_DAYS if pa.types.is_date32(array.type) else CALENDAR_MICROS
+    if pa.types.is_timestamp(array.type) and array.type.unit != "us":
+        array = array.cast(pa.timestamp("us", tz=array.type.tz), safe=False)
+    numbers = array.view(pa.int32() if pa.types.is_date32(array.type) else pa.int64())
+    extremes = pc.min_max(numbers).as_py()
+    if extremes["min"] is not None and not low <= extremes["min"] <= extremes["max"] <= high:
+        raise pa.ArrowInvalid("outside years 1 to 9999")
+
+
+def _convert(array: pa.Array, target: pa.DataType) -> pa.Array:
     import pyarrow.compute as pc
 
     if array.type == target:

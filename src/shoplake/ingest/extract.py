@@ -94,7 +94,7 @@ class SqlAlchemyExtractor:
             query = query.where(cursor <= where.high)
         return query
 
-    def _run(self, query: Any) -> Any:
+    def _run(self, query: Any, table: str) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
@@ -102,13 +102,14 @@ class SqlAlchemyExtractor:
                 return conn.execute(query).scalar()
         except SQLAlchemyError as exc:
             raise SourceError(
-                f"source query failed on {redact(self.url)!r}: {error_message(exc, url=self.url)}"
+                f"reading source table {table!r} failed on {redact(self.url)!r}: "
+                f"{error_message(exc, url=self.url)}"
             ) from None
 
     def count(self, table: str, columns: list[SourceColumn], where: CursorRange | None) -> int:
         from sqlalchemy import func
 
-        return int(self._run(self._select(table, columns, where, [func.count()])) or 0)
+        return int(self._run(self._select(table, columns, where, [func.count()]), table) or 0)
 
     def max_value(self, table: str, column: str, low: Any) -> Any:
         from sqlalchemy import column as sa_column
@@ -119,7 +120,7 @@ class SqlAlchemyExtractor:
         query = select(func.max(cursor)).select_from(sa_table(table, cursor))
         if low is not None:
             query = query.where(cursor >= low)
-        return self._run(query)
+        return self._run(query, table)
 
     def batches(
         self,
