@@ -6,9 +6,9 @@ snapshot) and every model downstream of it is skipped.
 
 ``incremental`` models read only the rows appended to their upstream tables since the
 snapshots recorded at their last publish, and merge the result into the target by key; a row
-with ``_deleted`` true removes its key. When history cannot be read incrementally (first run,
-``--full-refresh``, an upstream table rewritten by maintenance or expired), the model is
-rebuilt from the whole upstream, which by construction gives the same table.
+with ``_deleted`` true removes its key. Compactions are skipped: they add no row. When history
+cannot be read incrementally (first run, ``--full-refresh``, an upstream snapshot expired),
+the model is rebuilt from the whole upstream, which by construction gives the same table.
 
 With the Spark engine every model is computed in full by Spark (no incremental deltas); the
 result is brought back into the run's DuckDB, where its contract is checked and from where it
