@@ -170,14 +170,29 @@ class Platform:
             for name in (tables or list_tables(self.catalog))
         ]
 
-    def query(self, sql: str, *, max_rows: int | None = None) -> QueryResult:
+    def query(
+        self, sql: str, *, max_rows: int | None = None, masked: list[str] | None = None
+    ) -> QueryResult:
         """Run one read-only SQL statement over the lakehouse, within the query row and byte
-        limits."""
-        from shoplake.lake.query import run_query
+        limits. With ``masked`` (a list the masked ``table.column`` names are added to), it
+        runs as an analyst's ``POST /query`` does: refused unless the API's query guard
+        passes it, PII columns masked before the engine sees them."""
+        from shoplake.lake.query import Prepare, run_query
 
+        prepare: Prepare | None = None
+        if masked is not None:
+            from shoplake.serve.pii import masker, masking, trace
+            from shoplake.serve.query_guard import guard
+
+            sql = guard(sql).sql
+            prepare = masking(trace(self.catalog, self.project()), masker(), masked)
         limits = self.settings.query
         return run_query(
-            self.catalog, sql, max_rows=max_rows or limits.max_rows, max_bytes=limits.max_bytes
+            self.catalog,
+            sql,
+            max_rows=max_rows or limits.max_rows,
+            max_bytes=limits.max_bytes,
+            prepare=prepare,
         )
 
     # Stage 4: transform ----------------------------------------------------------------------

@@ -5,7 +5,10 @@ email or phone in clear in any of their columns (reason and payload included), t
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,3 +164,33 @@ def test_assess_sees_every_dead_letter_column_masked(shop: Platform) -> None:
     for table in ("bronze.supplier_dead_letters", "bronze.dead_letters"):
         assert {"reason", "payload"} <= set(covered[table]), table
     assert "pii-unmasked" not in findings, findings.get("pii-unmasked")
+
+
+def _cli_query(shop: Platform, sql: str, *options: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLAKE_")}
+    command = ["--data-dir", str(shop.settings.data_dir), "query", sql, *options]
+    return subprocess.run(
+        [sys.executable, "-m", "shoplake.cli", *command],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("table", ["bronze.supplier_dead_letters", "bronze.dead_letters"])
+def test_the_cli_as_analyst_reads_no_personal_data(shop: Platform, table: str) -> None:
+    sql = f"SELECT *, upper(payload) AS shouted FROM {table}"
+    analyst = _cli_query(shop, sql, "--role", "analyst", "--output", "json")
+    assert analyst.returncode == 0, analyst.stderr
+    rows = json.loads(analyst.stdout)
+    assert len(rows) == len(_admin_rows(shop, f"SELECT * FROM {table}")) > 0
+    assert all(r["reason"].startswith(MASK_PREFIX) for r in rows)
+    assert all(r["shouted"].startswith(MASK_PREFIX.upper()) for r in rows)
+    for clear in CLEAR:
+        assert clear not in analyst.stdout + analyst.stderr, clear
+    admin = _cli_query(shop, sql, "--output", "json")  # the operator's default view
+    assert admin.returncode == 0 and EMAIL in admin.stdout
+
+
+def test_the_cli_as_analyst_is_held_to_the_apis_query_guard(shop: Platform) -> None:
+    done = _cli_query(shop, "SELECT * FROM read_text('/etc/hostname')", "--role", "analyst")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1

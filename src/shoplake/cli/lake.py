@@ -61,12 +61,19 @@ def query(
     max_rows: Annotated[
         int | None, typer.Option(help="Row limit [default: query.max_rows].")
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(help="admin (every value) or analyst (PII masked, as POST /query shows it)."),
+    ] = "admin",
 ) -> None:
     """Run read-only DuckDB SQL over lakehouse tables addressed as bronze.x, silver.x, gold.x."""
     from shoplake.lake.query import rows_as_json
     from shoplake.lake.query_json import csv_text, unique_names
 
-    result = platform(ctx).query(sql, max_rows=max_rows)
+    if role not in ("admin", "analyst"):
+        raise typer.BadParameter(f"unknown role {role!r}: use admin or analyst")
+    masked: list[str] | None = [] if role == "analyst" else None
+    result = platform(ctx).query(sql, max_rows=max_rows, masked=masked)
     if output == "json":
         emit_json(rows_as_json(result.table))
     elif output == "csv":

@@ -21,7 +21,7 @@ import logging
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,6 +113,21 @@ def _column_sources(sql: str, schema: dict[str, Any]) -> dict[str, set[tuple[str
                 leaves.add((f"{source.db}.{source.name}".lower(), step.name.split(".")[-1]))
         result[column.lower()] = leaves
     return result
+
+
+def masking(
+    pii: PiiColumns, mask: Callable[[pa.Table, list[str]], pa.Table], masked: list[str]
+) -> Callable[[str, pa.Table], pa.Table]:
+    """What a query engine may see of each table for a caller who may not read PII: its PII
+    columns masked (each appended to ``masked`` as ``table.column``). The API's ``/query`` and
+    ``shoplake query --role analyst`` both read through it."""
+
+    def prepare(name: str, data: pa.Table) -> pa.Table:
+        columns = pii.of(name, data.column_names)
+        masked.extend(f"{name}.{column}" for column in columns)
+        return mask(data, columns)
+
+    return prepare
 
 
 def masker(key: bytes | None = None) -> Any:

@@ -23,8 +23,7 @@ from shoplake.serve.responses import error, json_response, serve_state
 from shoplake.serve.schemas import Detail, QueryIn, QueryOut, documented
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
+    from shoplake.lake.query import Prepare
     from shoplake.serve.state import ServeState
 
 router = APIRouter(tags=["analytics"])
@@ -73,15 +72,11 @@ def _run(state: ServeState, body: QueryIn, caller: Caller) -> dict[str, object]:
     serve = state.settings.serve
     limit = min(body.limit or serve.query_max_rows, serve.query_max_rows)
     masked: list[str] = []
-    prepare = None
+    prepare: Prepare | None = None
     if not caller.sees_pii:
-        pii = state.pii()
+        from shoplake.serve.pii import masking
 
-        def prepare(name: str, data: pa.Table) -> pa.Table:
-            columns = pii.of(name, data.column_names)
-            masked.extend(f"{name}.{column}" for column in columns)
-            result: pa.Table = state.mask(data, columns)
-            return result
+        prepare = masking(state.pii(), state.mask, masked)
 
     result = run_query(
         state.platform.catalog,
