@@ -193,3 +193,26 @@ def test_summaries_without_the_usual_keys_read_as_defaults() -> None:
     assert (operation(bare), operation(snapshot(None))) == ("delete", "")
     assert not is_maintenance(bare)
     assert is_maintenance(snapshot(Summary(Operation.REPLACE)))
+
+
+def test_maintain_repairs_the_types_an_earlier_compaction_widened(tiny: Platform) -> None:
+    """Earlier versions compacted with PyIceberg's streamed batches, storing large_string:
+    readers then got large_string, and joins against string columns failed."""
+    from pyiceberg.expressions import AlwaysTrue
+
+    table = tiny.catalog.load_table("bronze.items")
+    rows_before = bronze_rows(tiny, "items", drop=())
+    with table.transaction() as tx:  # what the old compaction did
+        tx.delete(AlwaysTrue())
+        tx.append(table.scan().to_arrow_batch_reader())
+    table.refresh()
+    assert table.scan().to_arrow().schema.field("name").type == pa.large_string()
+
+    (result,) = tiny.maintain()
+    table.refresh()
+    assert (result.files_before, result.files_after, result.rows) == (1, 1, 3)
+    assert operation(table.current_snapshot()) == "replace"
+    assert table.scan().to_arrow().schema.field("name").type == pa.string()
+    assert bronze_rows(tiny, "items", drop=()) == rows_before
+    tiny.maintain()  # repaired: nothing left to rewrite
+    assert len(tiny.catalog.load_table("bronze.items").snapshots()) == len(table.snapshots())

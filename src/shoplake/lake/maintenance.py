@@ -58,6 +58,20 @@ def needs_compaction(table: Table, target_bytes: int) -> bool:
     return len(sizes) > 1 and sum(size < target_bytes for size in sizes) > 1
 
 
+def has_wide_types(table: Table) -> bool:
+    """Whether a data file stores 64-bit-offset types (``large_string``…) that readers would
+    then get instead of ``string``: files an earlier shoplake's compaction wrote. Reads only
+    the Parquet footers."""
+    import pyarrow.parquet as pq
+
+    for data_file in _data_files(table):
+        with table.io.new_input(data_file.file_path).open() as stream:
+            schema = pq.read_schema(stream)
+        if any("large_" in str(field.type) for field in schema):
+            return True
+    return False
+
+
 def compact(table: Table) -> None:
     """Rewrite the current rows into as few files as the target size allows, in one
     ``replace`` snapshot that keeps every column's type."""
@@ -122,7 +136,7 @@ def maintain_table(
     """Compact, expire and clean one table; contents stay exactly as they were."""
     started = time.perf_counter()
     files_before = len(_data_files(table))
-    if needs_compaction(table, target_bytes):
+    if needs_compaction(table, target_bytes) or has_wide_types(table):
         compact(table)
         table.refresh()
     cutoff = dt.datetime.now(dt.UTC) - retention
