@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,7 +126,7 @@ def ingest(
     for name in names:
         started = time.perf_counter()
         try:
-            with table_lock(settings.locks_dir, bronze_name(name)):
+            with table_lock(settings.locks_dir, bronze_name(name)), _undo_create(catalog, name):
                 result = _ingest_table(
                     settings,
                     catalog,
@@ -143,6 +144,21 @@ def ingest(
         result.seconds = time.perf_counter() - started
         results.append(result)
     return IngestReport(results)
+
+
+@contextmanager
+def _undo_create(catalog: Catalog, name: str) -> Iterator[None]:
+    """Drop the table's bronze again if this run created it and then failed before landing
+    anything, so a refused first ingest leaves the lakehouse as it found it."""
+    identifier = bronze_name(name)
+    existed = catalog.table_exists(identifier)
+    try:
+        yield
+    except BaseException:
+        created = not existed and catalog.table_exists(identifier)
+        if created and catalog.load_table(identifier).current_snapshot() is None:
+            catalog.drop_table(identifier)
+        raise
 
 
 def _open_bronze(catalog: Catalog, name: str, columns: list[Any]) -> Table:
