@@ -74,21 +74,49 @@ def customers(shop: Platform) -> list[int]:
     return [*(int(r["customer_number"]) for r in found[:40]), UNKNOWN]
 
 
-def test_warm_requests_read_no_file_and_load_nothing(
-    api_keys: dict[str, str], lakehouse: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Promotions are followed as often as they can be: none of that may land on a request.
-    monkeypatch.setattr(serve_state, "RECHECK_SECONDS", 0.005)
-    paths = [f"/recommendations/{n}" for n in customers(lakehouse)]
+def warm_requests_do_no_work(
+    shop: Platform, api_keys: dict[str, str]
+) -> tuple[dict[str, int], str | None]:
+    """Assert that 5 rounds of requests for 40 customers and an unknown one, after a warm-up
+    round, do no work; the sources the answers came from, and the online store used."""
+    paths = [f"/recommendations/{n}" for n in customers(shop)]
     headers = auth(api_keys, "app")
-    with TestClient(create_app(lakehouse.settings)) as client:
+    sources: Counter[str] = Counter()
+    app = create_app(shop.settings)
+    with TestClient(app) as client:
         for path in paths:  # warm-up: every code path once
             assert client.get(path, headers=headers).status_code == 200
         with work_done() as seen:
             for _ in range(5):
                 for path in paths:
-                    assert client.get(path, headers=headers).status_code == 200
+                    response = client.get(path, headers=headers)
+                    assert response.status_code == 200
+                    sources[json.loads(response.text)["source"]] += 1
+        store = app.state.serve.store_url()
     assert dict(seen) == {}
+    return dict(sources), store
+
+
+def test_warm_requests_read_no_file_and_load_nothing(
+    api_keys: dict[str, str], lakehouse: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Promotions are followed as often as they can be: none of that may land on a request.
+    monkeypatch.setattr(serve_state, "RECHECK_SECONDS", 0.005)
+    sources = {"precomputed": 200, "cold_start": 5}
+    assert warm_requests_do_no_work(lakehouse, api_keys) == (sources, None)
+
+
+@pytest.mark.integration
+def test_lists_from_the_online_store_read_no_file_either(
+    api_keys: dict[str, str],
+    lakehouse: Platform,
+    online_store: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serve_state, "RECHECK_SECONDS", 0.005)
+    assert lakehouse.promote(lakehouse.model().version)["online store lists"] > 0
+    sources = {"precomputed": 200, "cold_start": 5}
+    assert warm_requests_do_no_work(lakehouse, api_keys) == (sources, online_store)
 
 
 def test_the_warmed_heap_is_frozen_while_serving_and_released_after(
