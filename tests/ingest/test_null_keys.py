@@ -82,3 +82,22 @@ def test_null_part_of_a_composite_key_past_the_cursor_is_refused(shop: Platform)
         "(orderNumber=11100); nothing written for orderdetails"
     )
     assert snapshot_ids(shop)["bronze.orderdetails"] == before
+
+
+RATINGS = (
+    '"customerNumber" INTEGER, "productCode" VARCHAR(15), "productRating" SMALLINT, '
+    '"ratedAt" DATETIME, PRIMARY KEY ("customerNumber", "productCode")'
+)
+
+
+def test_null_cursor_value_is_refused_instead_of_never_read(shop: Platform) -> None:
+    # ratings are read by ratedAt ranges, which no NULL falls in: the row was never landed.
+    recreate_without_not_null(shop, "ratings", RATINGS)
+    source_sql(shop, "UPDATE ratings SET ratedAt = NULL WHERE rowid IN (3, 5)")
+    result = shop.ingest(["ratings"]).results[0]
+    assert result.error == (
+        "ratings.ratedAt: the cursor column is NULL in 2 source rows, which a cursor read "
+        "never lands; nothing written for ratings "
+        "(fill them in, or set ingest.tables.ratings.strategy = 'snapshot')"
+    )
+    assert not shop.catalog.table_exists("bronze.ratings")

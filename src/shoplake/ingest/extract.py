@@ -50,6 +50,10 @@ class Extractor(Protocol):
         """The largest value of ``column`` (at or above ``low`` when given), or None."""
         ...
 
+    def null_count(self, table: str, column: str) -> int:
+        """Rows whose ``column`` is NULL."""
+        ...
+
     def batches(
         self,
         table: str,
@@ -121,6 +125,15 @@ class SqlAlchemyExtractor:
         if low is not None:
             query = query.where(cursor >= low)
         return self._run(query, table)
+
+    def null_count(self, table: str, column: str) -> int:
+        from sqlalchemy import column as sa_column
+        from sqlalchemy import func, select
+        from sqlalchemy import table as sa_table
+
+        value: Any = sa_column(column)
+        query = select(func.count()).select_from(sa_table(table, value)).where(value.is_(None))
+        return int(self._run(query, table) or 0)
 
     def batches(
         self,

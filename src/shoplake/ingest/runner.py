@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from shoplake.errors import ShoplakeError, SourceError
+from shoplake.errors import IngestError, ShoplakeError, SourceError
 from shoplake.ingest.bronze import (
     INGESTED_AT,
     OP,
@@ -34,7 +34,7 @@ from shoplake.ingest.changes import (
     op_counts,
     snapshot_changes,
 )
-from shoplake.ingest.columns import list_source_tables, reflect_columns
+from shoplake.ingest.columns import SourceColumn, list_source_tables, reflect_columns
 from shoplake.ingest.extract import Extractor, make_extractor
 from shoplake.ingest.locks import table_lock
 from shoplake.ingest.specs import TableSpec, resolve_spec
@@ -187,6 +187,7 @@ def _ingest_table(
 ) -> TableResult:
     source_columns = reflect_columns(extractor.engine, name)
     spec = resolve_spec(name, source_columns, extractor.engine, settings.ingest)
+    _refuse_null_cursor(extractor, spec, source_columns)
     bronze = _open_bronze(catalog, name, source_columns)
     planner = plan_replace if full_refresh else plan_schema
     plan = planner(name, source_columns, bronze_columns(bronze))
@@ -235,6 +236,20 @@ def _ingest_table(
     result.rows = sum(counts.values())
     result.batch_id, result.watermark = new_state.batch_id, display_watermark(changes.watermark)
     return result
+
+
+def _refuse_null_cursor(extractor: Extractor, spec: TableSpec, columns: list[SourceColumn]) -> None:
+    """IngestError when a nullable cursor column holds NULLs: a cursor range never reads
+    those rows, so they would be lost without a word."""
+    if spec.cursor is None or not next(c.nullable for c in columns if c.name == spec.cursor):
+        return
+    if nulls := extractor.null_count(spec.name, spec.cursor):
+        raise IngestError(
+            f"{spec.name}.{spec.cursor}: the cursor column is NULL in {nulls:,} source "
+            f"row{'' if nulls == 1 else 's'}, which a cursor read never lands; "
+            f"nothing written for {spec.name} "
+            f"(fill them in, or set ingest.tables.{spec.name}.strategy = 'snapshot')"
+        )
 
 
 def _detect(job: TableJob, spec: TableSpec, state: IngestState) -> ChangeSet | None:
