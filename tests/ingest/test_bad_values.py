@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from shoplake.errors import IngestError
-from shoplake.ingest.columns import conform_column
+from shoplake.ingest.columns import conform_column, reflect_columns
+from shoplake.ingest.extract import SqlAlchemyExtractor
 from shoplake.platform import Platform
 from tests.ingest.conftest import ingest_cli, source_sql
 from tests.support.lakehouse import snapshot_ids
@@ -182,3 +183,25 @@ def test_cli_prints_a_key_with_brackets_as_it_is(shop: Platform) -> None:
         f"error: products.MSRP in row productCode='[bold]S99': {TEXT_NOT_DECIMAL}; "
         "nothing written for products"
     ]
+
+
+def test_portable_extractor_refuses_mixed_driver_values_by_key(shop: Platform) -> None:
+    # The SQLAlchemy extractor (MySQL, any other database) gets Python values; a loosely
+    # typed column mixing them used to raise a raw ArrowInvalid (a traceback in the CLI).
+    source_sql(
+        shop,
+        "UPDATE customers SET creditLimit = 'lots' WHERE customerNumber = 103",
+        "UPDATE orders SET orderDate = '0000-00-00' WHERE orderNumber = 10100",
+    )
+    extractor = SqlAlchemyExtractor(shop.settings.source_url)
+    for table, key, expected in [
+        ("customers", "customerNumber", "customers.creditLimit in row customerNumber=103: "
+         "value is not decimal(10, 2); nothing written for customers"),
+        ("orders", "orderNumber", "orders.orderDate in row orderNumber=10100: "
+         "value is not a date; nothing written for orders"),
+    ]:  # fmt: skip
+        columns = reflect_columns(extractor.engine, table)
+        with pytest.raises(IngestError) as info:
+            for _batch in extractor.batches(table, columns, None, 1000, [key]):
+                pass
+        assert str(info.value) == expected

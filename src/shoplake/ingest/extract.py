@@ -152,12 +152,25 @@ class SqlAlchemyExtractor:
             with self.engine.connect() as conn:
                 result = conn.execution_options(stream_results=True).execute(query)
                 while rows := result.fetchmany(batch_rows):
-                    arrays = [pa.array(list(values)) for values in zip(*rows, strict=True)]
+                    arrays = [driver_values(values) for values in zip(*rows, strict=True)]
                     raw = pa.RecordBatch.from_arrays(arrays, names=schema.names)
                     yield conform_batch(raw, schema, table=table, key=key)
         except SQLAlchemyError as exc:
             reason = error_message(exc, url=self.url)
             raise SourceError(f"reading source table {table!r} failed: {reason}") from None
+
+
+def driver_values(values: Sequence[Any]) -> pa.Array:
+    """One column of driver values as Arrow; a column of mixed Python types becomes text.
+
+    A loosely typed source (SQLite, MySQL outside strict mode with its '0000-00-00' dates)
+    can mix types in one column; as text, the conversion to the bronze type that follows
+    refuses exactly the values that do not fit, naming their row.
+    """
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 class SqliteExtractor(SqlAlchemyExtractor):
