@@ -326,7 +326,10 @@ def _check(
 
     text = data["event_time"]
     if type(text) is not str:
-        return f"field 'event_time': expected an ISO-8601 string with a timezone, got {describe_kind(text)}"
+        return (
+            "field 'event_time': expected an ISO-8601 string with a timezone, "
+            f"got {describe_kind(text)}"
+        )
     try:
         event_time = datetime.fromisoformat(text)
     except ValueError:
@@ -350,7 +353,10 @@ def _check(
     customer = data["customer_number"]
     if customer is not None:
         if type(customer) is not int:
-            return f"field 'customer_number': expected an integer or null, got {describe_kind(customer)}"
+            return (
+                "field 'customer_number': expected an integer or null, "
+                f"got {describe_kind(customer)}"
+            )
         if not _INT64_MIN <= customer <= _INT64_MAX:
             return "field 'customer_number': out of range (int64)"
 
@@ -360,7 +366,10 @@ def _check(
         if needs_product:
             return f"field 'product_code': required for {event_type} events"
     elif type(product) is not str or not product:
-        return f"field 'product_code': expected a non-empty string or null, got {describe_kind(product)}"
+        return (
+            "field 'product_code': expected a non-empty string or null, "
+            f"got {describe_kind(product)}"
+        )
     elif known_products is not None and product not in known_products:
         return "field 'product_code': unknown product (not in the catalogue)"
 
@@ -396,7 +405,10 @@ def _check(
 
     device = data["device"]
     if type(device) is not str or device not in DEVICES:
-        return f"field 'device': expected one of {', '.join(sorted(DEVICES))}, got {describe_kind(device)}"
+        return (
+            f"field 'device': expected one of {', '.join(sorted(DEVICES))}, "
+            f"got {describe_kind(device)}"
+        )
 
     query = data["query"]
     if event_type == "search":
