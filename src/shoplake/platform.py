@@ -153,21 +153,23 @@ class Platform:
     def maintain(
         self, tables: list[str] | None = None, *, orphan_min_age_seconds: float = 3600.0
     ) -> list[MaintenanceResult]:
-        """Compact small files, expire old snapshots and remove orphaned files."""
-        from shoplake.lake.catalog import list_tables, load_table
+        """Compact small files, expire old snapshots and remove orphaned files.
+
+        Every name is resolved before any table is touched: a typo maintains nothing."""
+        from shoplake.lake.catalog import load_tables
         from shoplake.lake.maintenance import maintain_table
 
         lake = self.settings.lake
         return [
             maintain_table(
                 name,
-                load_table(self.catalog, name),
+                table,
                 target_bytes=lake.target_file_mb * 1024 * 1024,
                 retention=dt.timedelta(hours=lake.snapshot_retention_hours),
                 keep_snapshots=lake.min_snapshots_to_keep,
                 orphan_min_age_seconds=orphan_min_age_seconds,
             )
-            for name in (tables or list_tables(self.catalog))
+            for name, table in load_tables(self.catalog, tables).items()
         ]
 
     def query(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pytest
 
 from shoplake.lake.snapshots import (
     data_committed_ms,
@@ -216,3 +217,22 @@ def test_maintain_repairs_the_types_an_earlier_compaction_widened(tiny: Platform
     assert bronze_rows(tiny, "items", drop=()) == rows_before
     tiny.maintain()  # repaired: nothing left to rewrite
     assert len(tiny.catalog.load_table("bronze.items").snapshots()) == len(table.snapshots())
+
+
+def test_a_typo_among_the_names_is_refused_before_any_table_is_maintained(
+    tiny: Platform,
+) -> None:
+    from shoplake.errors import TableNotFoundError
+
+    _three_more_batches(tiny)
+    table = tiny.catalog.load_table("bronze.items")
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    with pytest.raises(TableNotFoundError) as error:
+        tiny.maintain(["bronze.items", "bronze.itms", "silver.nope"], orphan_min_age_seconds=0)
+    assert str(error.value) == (
+        "no lakehouse table 'bronze.itms' — did you mean bronze.items?; "
+        "no lakehouse table 'silver.nope' (tables: bronze.items)"
+    )
+    table.refresh()  # bronze.items was not compacted: still its four ingest snapshots
+    assert table.current_snapshot() == snapshot and len(table.snapshots()) == 4

@@ -122,6 +122,21 @@ def load_table(catalog: Catalog, name: str) -> Table:
         raise TableNotFoundError(unknown_table(name, list_tables(catalog))) from None
 
 
+def load_tables(catalog: Catalog, names: list[str] | None = None) -> dict[str, Table]:
+    """Load every named table (default: all), resolving all names before returning any;
+    TableNotFoundError carries one line per unknown name, joined by ``; ``."""
+    problems: list[str] = []
+    tables: dict[str, Table] = {}
+    for name in names or list_tables(catalog):
+        try:
+            tables[name] = load_table(catalog, name)
+        except TableNotFoundError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise TableNotFoundError("; ".join(problems))
+    return tables
+
+
 def list_tables(catalog: Catalog) -> list[str]:
     """Every table in shoplake's namespaces, as sorted ``namespace.table`` names."""
     names: list[str] = []
