@@ -11,6 +11,12 @@ from urllib.parse import quote, urlencode
 from shoplake.errors import SourceError
 from shoplake.redact import error_message, redact
 
+#: How to create a source database, for hints: PATH is optional (the shipped dump is the default).
+CREATE_SOURCE = (
+    "`shoplake generate` or `shoplake sources load-classicmodels [PATH] [--ratings shipped]` "
+    "(the ClassicModels dump shipped with shoplake unless PATH names another)"
+)
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
 
@@ -75,8 +81,8 @@ def check_connection(engine: Engine, url: str, *, must_exist: bool = False) -> N
     path = sqlite_path(url)
     if must_exist and path is not None and not Path(path).exists():
         raise SourceError(
-            f"source database {path} does not exist: create it with `shoplake generate` or "
-            "`shoplake sources load-classicmodels PATH`, or set source.url"
+            f"source database {path} does not exist: create it with {CREATE_SOURCE}, "
+            "or set source.url"
         )
 
     try:

@@ -174,7 +174,9 @@ def test_ingest_before_any_source_says_how_to_create_one(tmp_path: Path) -> None
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: source database {tmp_path / 'source.db'} does not exist: create it with "
-        "`shoplake generate` or `shoplake sources load-classicmodels PATH`, or set source.url"
+        "`shoplake generate` or `shoplake sources load-classicmodels [PATH] [--ratings shipped]` "
+        "(the ClassicModels dump shipped with shoplake unless PATH names another), "
+        "or set source.url"
     )
     assert not (tmp_path / "source.db").exists()  # and no empty database was left behind
 

@@ -16,16 +16,14 @@ from urllib.parse import unquote, urlsplit
 from shoplake.errors import ShoplakeError
 from shoplake.ops.doctor import Limits, Probe, misconfigured
 from shoplake.redact import redact
+from shoplake.sourcedb import CREATE_SOURCE
 
 if TYPE_CHECKING:
     from shoplake.config import Settings
     from shoplake.ops.probes.sql import Access
 
 Builder = Callable[["Settings", Limits], Probe]
-MISSING_SOURCE = (
-    "create it with `shoplake generate` or `shoplake sources load-classicmodels PATH`, "
-    "or set source.url"
-)
+MISSING_SOURCE = f"create it with {CREATE_SOURCE}, or set source.url"
 
 
 def sql_probe(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from shoplake.ops.doctor import Failed, Limits, Measured
 from shoplake.ops.probes.network import Address, NetworkProbe
 from shoplake.redact import error_message, redact
+from shoplake.sourcedb import CREATE_SOURCE
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
@@ -89,8 +90,8 @@ def read_tables(conn: Connection, context: SqlContext) -> str:
     if not tables:
         raise Failed(
             f"{context.masked} has no tables: there is nothing to ingest",
-            "create the source with `shoplake generate` or `shoplake sources load-classicmodels "
-            f"PATH`, or point {context.config_key} at the shop's database",
+            f"create the source with {CREATE_SOURCE}, or point {context.config_key} at the "
+            "shop's database",
         )
     quote = conn.dialect.identifier_preparer.quote
     for table in tables:
