@@ -173,7 +173,7 @@ def test_500_small_files_are_flagged_by_table(tmp_path: Path) -> None:
         table.append(pa.Table.from_batches(batches))
     report = assess(platform.settings, ["performance"], catalog=platform.catalog)
     finding = _ids(report)["small-files"]
-    assert "bronze.x (500 small files)" in finding.title
+    assert finding.title == "1 table with at least 100 small files: bronze.x (500 small files)"
     assert finding.evidence["bronze.x"].startswith("500 of 500 data files under 8.0 MiB")
     assert "shoplake maintain bronze.x" in finding.fix
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import ingest_progress, out, print_table, say
+from shoplake.cli.output import ingest_progress, out, plural, print_table, say
 from shoplake.cli.pipeline import print_ingest_report
 from shoplake.errors import ShoplakeError
 from shoplake.redact import redact
@@ -58,12 +58,29 @@ def _print_transform(summary: RunSummary) -> None:
         passed = sum(bool(summary.contracts.get(i.asset)) for i in built)
         names = ", ".join(i.asset.split(".")[1] for i in built)
         out.print(
-            f"  {layer}: {len(built)} of {len(items)} models ({names}) — {rows:,} rows, "
-            f"{passed} contracts passed"
+            f"  {layer}: {len(built)} of {plural(len(items), 'model')} ({names}) — "
+            f"{plural(rows, 'row')}, {plural(passed, 'contract')} passed"
         )
     for item in summary.assets:
         if item.error:
             say(f"[red]  {item.asset}: {item.error}[/red]")
+
+
+#: How a simulated change's noun reads, one and many, where dropping the s is not enough.
+CHANGED_NOUNS = {"orderdetails": ("order line", "order lines")}
+
+
+def change_summary(changes: dict[str, int]) -> str:
+    """``1 customer deleted, 12 order lines inserted``: the non-zero changes of a simulation,
+    whose keys read ``<things>_<done>`` (``customers_deleted``)."""
+    phrases = []
+    for key, count in changes.items():
+        if not count:
+            continue
+        things, _, done = key.rpartition("_")
+        one, many = CHANGED_NOUNS.get(things, (things.removesuffix("s"), things))
+        phrases.append(f"{plural(count, one.replace('_', ' '), many.replace('_', ' '))} {done}")
+    return ", ".join(phrases)
 
 
 def _fresh_data_dir(data_dir: Path) -> None:
@@ -122,7 +139,8 @@ def demo(
     seconds = time.perf_counter() - started
     print_ingest_report(first)
     out.print(
-        f"  Landed {first.rows:,} rows in {len(first.results)} bronze tables in {seconds:.1f} s "
+        f"  Landed {plural(first.rows, 'row')} in {plural(len(first.results), 'bronze table')} "
+        f"in {seconds:.1f} s "
         f"({first.rows / max(seconds, 1e-9):,.0f} rows/s). Each table is one atomic Iceberg "
         "commit that also records its watermark, so a crash can never leave data and state "
         "disagreeing."
@@ -130,7 +148,8 @@ def demo(
     again = plat.ingest()
     out.print(
         f"  Ran it again: {sum(r.status == 'unchanged' for r in again.results)} of "
-        f"{len(again.results)} tables unchanged, no new snapshot — ingestion is idempotent."
+        f"{plural(len(again.results), 'table')} unchanged, no new snapshot — ingestion is "
+        "idempotent."
     )
 
     changed_ok = _change_stage(plat, orders, seed, classicmodels)
@@ -201,17 +220,16 @@ def _change_stage(plat: Platform, orders: int, seed: int, classicmodels: bool) -
         )
         return True
     changes = plat.simulate(orders=orders, seed=seed + 1).changes
-    summary = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in changes.items() if v)
-    out.print(f"  Applied in one source transaction: {summary}.")
+    out.print(f"  Applied in one source transaction: {change_summary(changes)}.")
 
     _heading("2 again", "incremental ingest", "only what changed lands")
     with ingest_progress() as hook:
         second = plat.ingest(progress=hook)
     print_ingest_report(second)
     out.print(
-        f"  {second.rows:,} change rows landed as _op insert/update/delete. orderdetails and "
-        "ratings were read from their watermark only (cursor); tables with no trustworthy "
-        "cursor were diffed by primary key and row hash (snapshot)."
+        f"  {plural(second.rows, 'change row')} landed as _op insert/update/delete. "
+        "orderdetails and ratings were read from their watermark only (cursor); tables with "
+        "no trustworthy cursor were diffed by primary key and row hash (snapshot)."
     )
     return second.ok
 
@@ -239,14 +257,16 @@ def _stream_stage(plat: Platform, valkey: ServiceInfo, events: int, seed: int) -
     processed = plat.process(until_idle=True)
     out.print(
         f"  Started valkey (pid {valkey.pid}, port {valkey.port}, a free one, kept to the end; "
-        f"AOF on) as the event log, produced {produced.events:,} simulated events in "
+        f"AOF on) as the event log, produced {plural(produced.events, 'simulated event')} in "
         f"{produced.seconds:.1f} s ({produced.rate:,.0f}/s) across "
-        f"{plat.settings.stream.shards} shards."
+        f"{plural(plat.settings.stream.shards, 'shard')}."
     )
     out.print(
-        f"  The processor committed {processed.valid:,} events to bronze.events and "
-        f"{processed.invalid:,} malformed ones to bronze.dead_letters (with the reason), "
-        f"dropped {processed.duplicates:,} producer retries, in {processed.commits} commits "
+        f"  The processor committed {plural(processed.valid, 'event')} to bronze.events and "
+        f"{processed.invalid:,} malformed {'one' if processed.invalid == 1 else 'ones'} to "
+        "bronze.dead_letters (with the reason), dropped "
+        f"{plural(processed.duplicates, 'producer retry', 'producer retries')}, in "
+        f"{plural(processed.commits, 'commit')} "
         f"({processed.seconds:.1f} s); each commit carries its shard positions, so a crash "
         "resumes exactly where the data stops. Live session state is in valkey."
     )
@@ -269,22 +289,23 @@ def _transform_stage(plat: Platform, classicmodels: bool) -> bool:
     _print_transform(report)
     figures = plat.query(GOLD_SQL).table.to_pylist()[0]
     out.print(
-        f"  gold.fact_orders: {figures['lines']:,} order lines, revenue {figures['revenue']:,.2f}, "
-        f"profit {figures['profit']:,.2f}; dim_customers keeps {figures['versions']:,} versions of "
-        f"{figures['customers']:,} customers (SCD type 2)."
+        f"  gold.fact_orders: {plural(figures['lines'], 'order line')}, revenue "
+        f"{figures['revenue']:,.2f}, profit {figures['profit']:,.2f}; dim_customers keeps "
+        f"{plural(figures['versions'], 'version')} of {plural(figures['customers'], 'customer')} "
+        "(SCD type 2)."
     )
     if classicmodels:
         pairs = plat.query("SELECT count(*) AS n FROM gold.interactions").table.to_pylist()[0]
         out.print(
             "  silver.ratings and gold.ratings_for_ml are published empty, with a note (the "
-            f"dump has no ratings); gold.interactions holds {pairs['n']:,} customer × product "
-            "pairs from purchases."
+            f"dump has no ratings); gold.interactions holds "
+            f"{plural(pairs['n'], 'customer × product pair')} from purchases."
         )
     sessions = plat.query(SESSIONS_SQL).table.to_pylist()[0]
     out.print(
-        f"  silver.sessions: {sessions['sessions']:,} sessions (30-minute gap), "
-        f"{sessions['conversion']:.1%} converted, {sessions['late']:,} late events placed in "
-        "their sessions."
+        f"  silver.sessions: {plural(sessions['sessions'], 'session')} (30-minute gap), "
+        f"{sessions['conversion']:.1%} converted, {plural(sessions['late'], 'late event')} "
+        "placed in their sessions."
     )
     top = plat.query(TOP_LINES_SQL).table.to_pylist()
     out.print(
@@ -343,18 +364,20 @@ def _supplier_stage(plat: Platform, seed: int) -> bool:
         "limit, and injected faults: 5% server errors, 3% dropped connections, 3% broken pages)."
     )
     out.print(
-        f"  `ingest api` read {loaded['products'].fetched:,} products and "
-        f"{loaded['reviews'].fetched:,} reviews in {first.requests:,} requests, surviving "
-        f"{sum(first.retries.values())} retries ({', '.join(sorted(first.retries)) or 'none'}) "
-        f"and fetching {first.token_fetches} token{'s' if first.token_fetches != 1 else ''}; "
-        f"{sum(r.dead_letters for r in first.results)} invalid records went to "
+        f"  `ingest api` read {plural(loaded['products'].fetched, 'product')} and "
+        f"{plural(loaded['reviews'].fetched, 'review')} in {plural(first.requests, 'request')}, "
+        f"surviving {plural(sum(first.retries.values()), 'retry', 'retries')} "
+        f"({', '.join(sorted(first.retries)) or 'none'}) and fetching "
+        f"{plural(first.token_fetches, 'token')}; "
+        f"{plural(sum(r.dead_letters for r in first.results), 'invalid record')} went to "
         "bronze.supplier_dead_letters with the reason (`shoplake query 'SELECT reason "
         "FROM bronze.supplier_dead_letters'`)."
     )
     out.print(
-        f"  The supplier then changed {sum(changes.values())} records; the next run asked only "
+        f"  The supplier then changed {plural(sum(changes.values()), 'record')}; the next run "
+        "asked only "
         f"for records updated since the watermark in bronze's snapshot summary and landed "
-        f"{sum(r.inserts + r.updates for r in again.results)} new versions from "
+        f"{plural(sum(r.inserts + r.updates for r in again.results), 'new version')} from "
         f"{sum(r.fetched for r in again.results)} fetched. `shoplake doctor` diagnoses a broken "
         "connection layer by layer."
     )

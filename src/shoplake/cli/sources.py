@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shoplake.cli.main import platform
-from shoplake.cli.output import emit_json, err, print_table, say
+from shoplake.cli.output import emit_json, err, plural, print_table, say
 
 sources_app = typer.Typer(
     help="Load real data into the source database; serve a supplier REST API.",
@@ -47,7 +47,7 @@ def generate(
     title = f"source {redact(plat.settings.source_url)}"
     print_table(rows, ["table", "rows"], title=title)
     say(
-        f"generated {sum(result.counts.values()):,} rows in {result.seconds:.1f} s; "
+        f"generated {plural(sum(result.counts.values()), 'row')} in {result.seconds:.1f} s; "
         f"tastes in {plat.settings.tastes_path}"
     )
 

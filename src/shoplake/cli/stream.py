@@ -124,7 +124,7 @@ def stream_status(ctx: typer.Context, output: Output = "text") -> None:
         return
     print_table(info.shards, ["shard", "events_position", "dead_letters_position", "lag"])
     out.print(
-        f"{info.events:,} events, {info.dead_letters:,} dead letters, last commit "
+        f"{plural(info.events, 'event')}, {plural(info.dead_letters, 'dead letter')}, last commit "
         f"{info.last_commit or 'never'}, {info.events_per_second:,.1f} events/s recently"
     )
     if info.note:

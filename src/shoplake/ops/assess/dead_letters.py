@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from shoplake.cli.output import plural
 from shoplake.ops.assess.history import DAY_MS, added_since
 
 if TYPE_CHECKING:
@@ -82,4 +83,4 @@ def _judge(ctx: Context, rec: Recorder, dead: str, accepted: list[str]) -> None:
             "look at the last day's reasons: a producer release or a schema change is likely",
         )
     if not severity and not surge:
-        rec.passed("dead letters", f"{dead}: {total} rows, {share:.2%} of arrivals")
+        rec.passed("dead letters", f"{dead}: {plural(total, 'row')}, {share:.2%} of arrivals")

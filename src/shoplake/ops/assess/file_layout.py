@@ -57,7 +57,8 @@ def check_file_layout(ctx: Context, rec: Recorder) -> None:
         rec.finding(
             "small-files",
             "medium",
-            f"{len(crowded)} table(s) with at least {SMALL_FILES_LIMIT} small files: {counts}",
+            f"{plural(len(crowded), 'table')} with at least {SMALL_FILES_LIMIT} small files: "
+            f"{counts}",
             crowded | {"lake.target_file_mb": target_mb},
             "compact them: `shoplake maintain " + " ".join(crowded) + "`",
         )

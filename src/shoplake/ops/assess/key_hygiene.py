@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from typing import TYPE_CHECKING
 
+from shoplake.cli.output import plural
 from shoplake.ops.assess.secrets_scan import config_file
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ def _stale(keys: list[ApiKey], rec: Recorder, now: dt.datetime) -> None:
         rec.finding(
             "keys-not-rotated",
             "low",
-            f"{len(old)} active API key(s) older than {MAX_KEY_AGE_DAYS} days, never revoked",
+            f"{plural(len(old), 'active API key')} older than {MAX_KEY_AGE_DAYS} days, "
+            "never revoked",
             old,
             "create replacements, then `shoplake keys revoke ID` the old ones",
         )

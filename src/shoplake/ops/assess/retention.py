@@ -58,7 +58,8 @@ def check_retention(ctx: Context, rec: Recorder) -> None:
         rec.finding(
             "snapshots-too-many",
             "low",
-            f"{len(crowded)} table(s) have more than {MAX_SNAPSHOTS} snapshots",
+            f"{plural(len(crowded), 'table')} {'has' if len(crowded) == 1 else 'have'} more "
+            f"than {MAX_SNAPSHOTS} snapshots",
             {name: f"{count} snapshots" for name, count in crowded.items()},
             "batch commits (ingest.batch_rows, stream.batch_seconds) and run `shoplake maintain`",
         )

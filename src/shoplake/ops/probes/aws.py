@@ -227,8 +227,11 @@ class KinesisProbe(AwsProbe):
             raise Failed(
                 f"kinesis stream {self.stream} is {status}", "wait until it is ACTIVE, then retry"
             )
-        shards = summary.get("OpenShardCount", "?")
-        return f"stream {self.stream} {status}, {shards} open shards (no write: the log is live)"
+        from shoplake.cli.output import plural
+
+        shards = summary.get("OpenShardCount")
+        opened = "? open shards" if shards is None else plural(int(shards), "open shard")
+        return f"stream {self.stream} {status}, {opened} (no write: the log is live)"
 
     def latency(self) -> Measured:
         return self.limits.latency(

@@ -146,7 +146,9 @@ def catalog_access(conn: Connection, context: SqlContext) -> str:
     )
     statements = [write] if "iceberg_namespace_properties" in present else []
     reverted_write(conn, statements, context)
-    return f"{count} tables registered; write probe reverted"
+    from shoplake.cli.output import plural
+
+    return f"{plural(count, 'table')} registered; write probe reverted"
 
 
 def select_one(conn: Connection) -> None:
