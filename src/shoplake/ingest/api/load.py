@@ -8,6 +8,11 @@ new watermark are one Iceberg commit (the watermark is in the table's state prop
 snapshot summary); a long run commits every ``supplier.checkpoint_pages`` pages, so a crash
 loses at most that much work. Invalid records go to ``bronze.supplier_dead_letters`` with
 the reason, once each (keyed by a hash of the raw record).
+
+A full refresh reads every record first and then replaces each table in one commit (no
+checkpoints): the resource's dead letters, then its bronze table (schema brought in line, old
+rows deleted, new rows and a fresh state written together). Killed at any point, each table
+holds its old content or its new one.
 """
 
 from __future__ import annotations
@@ -33,7 +38,17 @@ from shoplake.ingest.api.records import (
     record_id,
     validate,
 )
-from shoplake.ingest.bronze import BATCH_ID, INGESTED_AT, META_FIELDS, OP
+from shoplake.ingest.bronze import (
+    BATCH_ID,
+    INGESTED_AT,
+    META_FIELDS,
+    OP,
+    SchemaPlan,
+    bronze_columns,
+    plan_replace,
+    write_schema,
+)
+from shoplake.ingest.columns import SourceColumn
 from shoplake.ingest.locks import table_lock
 from shoplake.lake.expressions import at_least, equals
 from shoplake.lake.state import STATE_PROPERTY, IngestState, read_state
@@ -189,20 +204,31 @@ class _DeadLetters:
         ).to_arrow()
         return {r for r in rows.column("record_id").to_pylist() if r is not None}
 
-    def clear(self, resource: str) -> None:
-        self.table.refresh()
-        if self.table.current_snapshot() is not None:
-            self.table.delete(equals("resource", resource))
-
     def append(self, rows: list[dict[str, Any]], run: _Run, batch_id: int) -> None:
         if not rows:
             return
-        stamped = [{**r, INGESTED_AT: run.started_at, BATCH_ID: batch_id} for r in rows]
         self.table.refresh()
         self.table.append(
-            pa.Table.from_pylist(stamped, schema=DEAD_LETTER_SCHEMA),
-            snapshot_properties={"shoplake.run-id": run.run_id},
+            _stamped(rows, run, batch_id), snapshot_properties={"shoplake.run-id": run.run_id}
         )
+
+    def replace(self, resource: str, rows: list[dict[str, Any]], run: _Run, batch_id: int) -> None:
+        """Swap ``resource``'s dead letters for ``rows`` in one commit (a full refresh)."""
+        self.table.refresh()
+        with self.table.transaction() as tx:
+            if self.table.current_snapshot() is not None:
+                tx.delete(equals("resource", resource))
+            if rows:
+                tx.append(
+                    _stamped(rows, run, batch_id),
+                    snapshot_properties={"shoplake.run-id": run.run_id},
+                )
+
+
+def _stamped(rows: list[dict[str, Any]], run: _Run, batch_id: int) -> pa.Table:
+    """Dead-letter rows with the run's ingest time and batch."""
+    stamped = [{**r, INGESTED_AT: run.started_at, BATCH_ID: batch_id} for r in rows]
+    return pa.Table.from_pylist(stamped, schema=DEAD_LETTER_SCHEMA)
 
 
 def _payload_hash(resource: str, record: Any) -> str:
@@ -231,18 +257,16 @@ class _ResourceLoader:
         self, client: SupplierClient, *, full_refresh: bool, progress: ProgressHook | None
     ) -> None:
         resource = self.resource
-        if full_refresh:
-            if self.catalog.table_exists(f"bronze.{resource.table}"):
-                self.catalog.drop_table(f"bronze.{resource.table}")
-            self.dead.clear(resource.name)
-        self.table = self._open_table()
-        self.state = read_state(self.table) or IngestState(
-            strategy="api", cursor="updated_at", primary_key=[resource.key]
-        )
+        self.table = self._open_table()  # a full refresh replaces its rows at the end
+        fresh = IngestState(strategy="api", cursor="updated_at", primary_key=[resource.key])
+        self.state = fresh if full_refresh else read_state(self.table) or fresh
         since = self.state.watermark
         self.result.updated_since = _iso(since) if since else ""
-        self.known_ids, self.landed = self._landed_versions(since)
-        self.known_dead = self.dead.known_hashes(resource.name)
+        if full_refresh:  # every record is new to the table and to the dead letters
+            self.known_ids, self.landed, self.known_dead = set(), set(), set()
+        else:
+            self.known_ids, self.landed = self._landed_versions(since)
+            self.known_dead = self.dead.known_hashes(resource.name)
         if resource is not PRODUCTS:
             self.products = self._product_skus()
             self.dead_products = self.dead.record_ids(PRODUCTS.name)
@@ -256,10 +280,10 @@ class _ResourceLoader:
             if advance:
                 advance(len(page.records))
             pages_since_commit += 1
-            if pages_since_commit >= client.settings.checkpoint_pages:
+            if not full_refresh and pages_since_commit >= client.settings.checkpoint_pages:
                 self._commit()
                 pages_since_commit = 0
-        self._commit()
+        self._replace() if full_refresh else self._commit()
         self.result.watermark = _iso(self.state.watermark) if self.state.watermark else ""
 
     def _open_table(self) -> Table:
@@ -335,26 +359,53 @@ class _ResourceLoader:
             }
         )
 
-    def _commit(self) -> None:
-        """Dead letters, then rows with the advanced watermark in one commit."""
+    def _next_state(self) -> IngestState:
+        """The state after the rows taken so far: the next batch, the advanced watermark."""
         old = self.state.watermark
         watermark = self.newest if self.newest and (old is None or self.newest > old) else old
-        if not self.rows and not self.dead_rows and watermark == old:
-            return
-        state = IngestState(
+        return IngestState(
             batch_id=self.state.batch_id + 1,
             strategy="api",
             cursor="updated_at",
             watermark=watermark,
             primary_key=[self.resource.key],
         )
+
+    def _commit(self) -> None:
+        """Dead letters, then rows with the advanced watermark in one commit."""
+        state = self._next_state()
+        if not self.rows and not self.dead_rows and state.watermark == self.state.watermark:
+            return
         self.dead.append(self.dead_rows, self.run_info, state.batch_id)
+        self._write(state)
+
+    def _replace(self) -> None:
+        """A full refresh's only commits: the resource's dead letters, then its table."""
+        state = self._next_state()
+        self.dead.replace(self.resource.name, self.dead_rows, self.run_info, state.batch_id)
+        self._write(state, plan=self._schema_plan())
+
+    def _schema_plan(self) -> SchemaPlan:
+        """The table's schema brought in line with the resource's fields (a full refresh)."""
+        fields = [SourceColumn(n, kind, not required) for n, kind, required in self.resource.fields]
+        return plan_replace(self.resource.table, fields, bronze_columns(self.table))
+
+    def _write(self, state: IngestState, *, plan: SchemaPlan | None = None) -> None:
+        """The rows and ``state`` in one commit; with a ``plan`` (a full refresh) the same
+        commit also changes the schema and deletes every row the table held."""
+        from pyiceberg.expressions import AlwaysTrue
+
         self.result.dead_letters += len(self.dead_rows)
         properties = {STATE_PROPERTY: state.to_json(), "shoplake.last-run-id": self.run_info.run_id}
+        summary = self._summary(state)
         self.table.refresh()
         with self.table.transaction() as tx:
+            if plan is not None:
+                plan.apply(tx)
+                if self.table.current_snapshot() is not None:
+                    tx.delete(AlwaysTrue(), snapshot_properties=summary)
             if self.rows:
-                tx.append(self._arrow(state.batch_id), snapshot_properties=self._summary(state))
+                tx.append(self._arrow(state.batch_id, plan), snapshot_properties=summary)
             tx.set_properties(properties)
         self.result.inserts += sum(r[OP] == "insert" for r in self.rows)
         self.result.updates += sum(r[OP] == "update" for r in self.rows)
@@ -362,11 +413,15 @@ class _ResourceLoader:
         self.result.status = "loaded"
         self.rows, self.dead_rows, self.state = [], [], state
 
-    def _arrow(self, batch_id: int) -> pa.Table:
+    def _arrow(self, batch_id: int, plan: SchemaPlan | None = None) -> pa.Table:
         stamped = [
             {**r, INGESTED_AT: self.run_info.started_at, BATCH_ID: batch_id} for r in self.rows
         ]
-        schema = pa.schema(list(self.resource.schema) + list(META_FIELDS))
+        schema = (
+            write_schema(plan.write_columns)
+            if plan is not None
+            else pa.schema(list(self.resource.schema) + list(META_FIELDS))
+        )
         return pa.Table.from_pylist(stamped, schema=schema)
 
     def _summary(self, state: IngestState) -> dict[str, str]:
