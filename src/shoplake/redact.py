@@ -11,7 +11,8 @@ builds from one:
   connection strings and messages quoting them; in JSON or a Python dict (``"token": "…"``)
   a ``:`` separates them too;
 - ``Bearer`` tokens and AWS access key ids;
-- any literal secret the caller knows (a configured password), also percent-decoded.
+- any literal secret the caller knows (a configured password), also percent-decoded, and
+  each piece of it a URL parser could cut off at an unescaped delimiter.
 
 A leaf module: no shoplake imports, so every layer may use it.
 """
@@ -52,11 +53,20 @@ def _keep_quotes(match: re.Match[str]) -> str:
     return f"{match.group('name')}{quote}{MASK}{quote}"
 
 
+def _forms(secret: str) -> set[str]:
+    """A secret as written, decoded and encoded, and the pieces (4 characters or more) a URL
+    parser cuts it into at an unescaped ``:``, ``@``, ``/``, ``?`` or ``#``: its errors may
+    quote one piece (``invalid literal for int(): 'rest-of-password@host'``)."""
+    plain = unquote(secret)
+    pieces = {p for p in re.split(r"[:@/?#]", plain) if len(p) >= 4 and p != plain}
+    return {secret, plain, quote(plain, safe=""), *pieces}
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every secret it carries replaced by ``***`` (see the module doc)."""
     for secret in secrets:
         if secret and len(secret) >= 3:
-            for form in {secret, unquote(secret), quote(unquote(secret), safe="")}:
+            for form in sorted(_forms(secret), key=len, reverse=True):
                 text = text.replace(form, MASK)
     text = _USERINFO.sub(rf"\g<1>{MASK}\g<2>", text)
     text = _PAIR.sub(_keep_quotes, text)

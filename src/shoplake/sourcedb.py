@@ -30,6 +30,11 @@ def parse_url(url: str) -> URL:
         return make_url(url)
     except ArgumentError as exc:
         raise SourceError(f"invalid source URL {redact(url)!r}: {exc}") from None
+    except ValueError:  # the port is not a number, often a password cut at an unescaped "@"
+        raise SourceError(
+            f"invalid source URL {redact(url)!r}: its port is not a number; percent-encode "
+            "'/', '@' and ':' in its user name and password"
+        ) from None
 
 
 def dialect(url: str) -> str:

@@ -3,7 +3,8 @@
 Bronze assets ingest one source table, silver and gold assets run one SQL model, and the ``ml``
 assets train the recommender. Each runs the same ``Platform`` call as the CLI, and fails with
 that call's one-line error. A failure that retrying cannot fix (a failed contract, bad source
-rows) is marked so; a raised error (say, a source that refuses connections) is retried.
+rows) is marked so; a raised error (say, a source that refuses connections) is retried. Every
+body is ``shielded``: what it raises reaches Dagster's storage redacted, with no cause chained.
 """
 
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from dagster import (
 )
 
 from shoplake.ml.outputs import ITEM_EMBEDDINGS, RECOMMENDATIONS, USER_EMBEDDINGS
+from shoplake.orchestrate.guard import shielded
 from shoplake.orchestrate.resources import ShoplakeResource
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ def bronze_asset(table: str, retry: RetryPolicy, *, optional: bool = False) -> A
         kinds={"iceberg"},
         description=f"Change history of source table {table} (`shoplake ingest {table}`).",
     )
+    @shielded
     def _ingest(context: AssetExecutionContext, shoplake: ShoplakeResource) -> MaterializeResult:
         platform = shoplake.platform()
         if optional and table not in platform.source_tables():
@@ -136,6 +139,7 @@ def model_asset(model: "Model", retry: RetryPolicy) -> AssetsDefinition:
         can_subset=True,
         retry_policy=retry,
     )
+    @shielded
     def _transform(
         context: AssetExecutionContext, shoplake: ShoplakeResource
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
@@ -197,6 +201,7 @@ def training_assets(retry: RetryPolicy) -> AssetsDefinition:
     ]
 
     @multi_asset(name=TRAIN_STEP, specs=specs, retry_policy=retry)
+    @shielded
     def _train(
         context: AssetExecutionContext, shoplake: ShoplakeResource
     ) -> Iterator[MaterializeResult]:
