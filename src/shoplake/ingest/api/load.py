@@ -262,9 +262,10 @@ class _ResourceLoader:
         self.state = fresh if full_refresh else read_state(self.table) or fresh
         since = self.state.watermark
         self.result.updated_since = _iso(since) if since else ""
-        if full_refresh:  # every record is new to the table and to the dead letters
-            self.known_ids, self.landed, self.known_dead = set(), set(), set()
-        else:
+        self.known_ids: set[str] = set()
+        self.landed: set[tuple[str, dt.datetime]] = set()
+        self.known_dead: set[str] = set()
+        if not full_refresh:  # a full refresh takes every record as new, dead letters too
             self.known_ids, self.landed = self._landed_versions(since)
             self.known_dead = self.dead.known_hashes(resource.name)
         if resource is not PRODUCTS:
