@@ -109,15 +109,17 @@ def ingest(
 
     A table that fails (unreachable, dropped from the source or hidden from its user, schema
     drift, bad values, a NULL key) writes nothing and is reported; the others still ingest.
-    With ``full_refresh`` each table's new content replaces the old in one commit.
+    A named table neither the source nor bronze knows (a typo) is refused before any table
+    is ingested. With ``full_refresh`` each table's new content replaces the old in one commit.
     """
     extractor = make_extractor(settings.source_url)
     check_connection(extractor.engine, settings.source_url, must_exist=True)
     # A table bronze holds but the source no longer lists (dropped, or hidden from this user)
     # is attempted too, so it fails with its name instead of silently keeping stale rows.
-    names = tables or sorted(
-        set(list_source_tables(extractor.engine)) | set(landed_source_tables(catalog))
-    )
+    known = sorted(set(list_source_tables(extractor.engine)) | set(landed_source_tables(catalog)))
+    if tables:
+        _refuse_unknown(tables, known)
+    names = tables or known
     if not names:
         raise SourceError(f"source {redact(settings.source_url)!r} has no tables to ingest")
     started_at = dt.datetime.now(dt.UTC)
@@ -144,6 +146,20 @@ def ingest(
         result.seconds = time.perf_counter() - started
         results.append(result)
     return IngestReport(results)
+
+
+def _refuse_unknown(tables: list[str], known: list[str]) -> None:
+    """Raise SourceError naming every table in ``tables`` that is not ``known``, each with
+    the closest known name when there is one."""
+    from shoplake.lake.naming import closest
+
+    lines = []
+    for name in (t for t in tables if t not in known):
+        line = f"source table {name!r} does not exist or is not visible to this user"
+        match = closest(name, known)
+        lines.append(f"{line} — did you mean {match}?" if match else line)
+    if lines:
+        raise SourceError("; ".join([*lines, "nothing was ingested"]))
 
 
 @contextmanager
