@@ -89,3 +89,21 @@ def test_errors_raised_in_asset_bodies_are_stored_redacted_with_no_cause(tmp_pat
     }
     assert list((tmp_path / "dagster").rglob("compute_logs/*")), "no compute logs were written"
     assert _files_holding(tmp_path / "dagster", "9Secret", "kSecret2", "no route to") == []
+
+
+def test_a_typo_among_the_selected_assets_is_named_alone_with_a_suggestion(
+    tmp_path: Path,
+) -> None:
+    from shoplake.errors import ShoplakeError
+    from shoplake.orchestrate.definitions import build_definitions
+    from shoplake.platform import Platform
+
+    defs = build_definitions(Platform(data_dir=tmp_path))
+    with open_instance(tmp_path / "dagster") as instance, pytest.raises(ShoplakeError) as error:
+        execute(defs, instance, ["silver.orders", "silver.ordrs+", "gold.nothing_like_it"])
+    assert str(error.value) == (
+        "no asset matches silver.ordrs+ (did you mean silver.orders?), gold.nothing_like_it: "
+        "name a table (silver.orders), optionally with + for its downstream, or a group "
+        "(ingest, transform, ml)"
+    )
+    assert instance.get_runs() == []  # nothing ran

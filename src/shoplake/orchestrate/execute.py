@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions
 
@@ -84,6 +84,28 @@ def selection(selectors: list[str] | None) -> AssetSelection:
     return chosen
 
 
+def unknown_selectors(selectors: list[str], graph: Any) -> str:
+    """The line for selectors Dagster cannot resolve: each bad one, with the closest table."""
+    from shoplake.lake.naming import closest_table
+
+    def resolves(selector: str) -> bool:
+        try:
+            selection([selector]).resolve(graph)
+        except Exception:
+            return False
+        return True
+
+    tables = [table_of(k) for k in graph.get_all_asset_keys()]
+    named = []
+    for selector in [s for s in selectors if not resolves(s)] or selectors:
+        match = closest_table(selector.rstrip("+").replace("/", "."), tables)
+        named.append(f"{selector} (did you mean {match}?)" if match else selector)
+    return (
+        f"no asset matches {', '.join(named)}: name a table (silver.orders), optionally with + "
+        f"for its downstream, or a group ({', '.join(GROUPS)})"
+    )
+
+
 def execute(
     defs: Definitions,
     instance: DagsterInstance,
@@ -99,11 +121,7 @@ def execute(
     try:
         keys = picked.resolve(graph) & buildable
     except Exception:  # Dagster names the unknown keys in a long message
-        names = ", ".join(selectors or [])
-        raise ShoplakeError(
-            f"no asset matches {names}: name a table (silver.orders), optionally with + for "
-            f"its downstream, or a group ({', '.join(GROUPS)})"
-        ) from None
+        raise ShoplakeError(unknown_selectors(selectors or [], graph)) from None
     if not keys:
         raise ShoplakeError(f"nothing to run for {', '.join(selectors or [])}")
     job = defs.resolve_implicit_global_asset_job_def()
