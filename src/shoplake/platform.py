@@ -155,22 +155,19 @@ class Platform:
     ) -> list[MaintenanceResult]:
         """Compact small files, expire old snapshots and remove orphaned files.
 
-        Every name is resolved before any table is touched: a typo maintains nothing."""
+        Every name is resolved and every table's files checked before any table is touched:
+        a typo or a broken file maintains nothing."""
         from shoplake.lake.catalog import load_tables
-        from shoplake.lake.maintenance import maintain_table
+        from shoplake.lake.maintenance import maintain_tables
 
         lake = self.settings.lake
-        return [
-            maintain_table(
-                name,
-                table,
-                target_bytes=lake.target_file_mb * 1024 * 1024,
-                retention=dt.timedelta(hours=lake.snapshot_retention_hours),
-                keep_snapshots=lake.min_snapshots_to_keep,
-                orphan_min_age_seconds=orphan_min_age_seconds,
-            )
-            for name, table in load_tables(self.catalog, tables).items()
-        ]
+        return maintain_tables(
+            load_tables(self.catalog, tables),
+            target_bytes=lake.target_file_mb * 1024 * 1024,
+            retention=dt.timedelta(hours=lake.snapshot_retention_hours),
+            keep_snapshots=lake.min_snapshots_to_keep,
+            orphan_min_age_seconds=orphan_min_age_seconds,
+        )
 
     def query(
         self, sql: str, *, max_rows: int | None = None, masked: list[str] | None = None

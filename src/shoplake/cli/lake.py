@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -16,15 +17,22 @@ def tables(
 ) -> None:
     """List every lakehouse table: rows, data files, bytes, snapshots, last commit, watermark."""
     stats = platform(ctx).tables()
+    broken = [s.problem for s in stats if s.problem]
     if output == "json":
         emit_json([s.as_dict() for s in stats])
-        return
-    if not stats:
+    elif not stats:
         say("the lakehouse is empty: run `shoplake ingest` (or `shoplake demo`)")
-        return
-    rows = [{**s.as_dict(), "size": human_bytes(s.bytes)} for s in stats]
-    columns = ["name", "rows", "data_files", "size", "snapshots", "last_commit", "watermark"]
-    print_table(rows, columns)
+    else:
+        rows = [
+            {**s.as_dict(), "size": human_bytes(s.bytes), "rows": "BROKEN" if s.problem else s.rows}
+            for s in stats
+        ]
+        columns = ["name", "rows", "data_files", "size", "snapshots", "last_commit", "watermark"]
+        print_table(rows, columns)
+    for problem in broken:
+        print(f"error: {problem}", file=sys.stderr)
+    if broken:
+        raise typer.Exit(1)
 
 
 def maintain(

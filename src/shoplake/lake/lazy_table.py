@@ -14,7 +14,7 @@ from urllib.request import url2pathname
 
 from pyiceberg.io import load_file_io
 from pyiceberg.serializers import Compressor, FromByteStream, FromInputFile
-from pyiceberg.table import Table
+from pyiceberg.table import DataScan, IncrementalAppendScan, Table
 
 if TYPE_CHECKING:
     from pyiceberg.io import FileIO
@@ -51,3 +51,15 @@ class LazyIoTable(Table):
     @io.setter
     def io(self, value: FileIO | None) -> None:
         self._io = value
+
+    def scan(self, *args: Any, **kwargs: Any) -> DataScan:
+        """PyIceberg's scan, whose reads raise CorruptTableError naming a broken file."""
+        from shoplake.lake.scans import guarded
+
+        return guarded(super().scan(*args, **kwargs), ".".join(self._identifier))
+
+    def incremental_append_scan(self, *args: Any, **kwargs: Any) -> IncrementalAppendScan:
+        """PyIceberg's incremental scan, whose reads name a broken file as :meth:`scan`'s do."""
+        from shoplake.lake.scans import guarded
+
+        return guarded(super().incremental_append_scan(*args, **kwargs), ".".join(self._identifier))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,3 +153,13 @@ def maintain_table(
         orphans_removed=orphans,
         seconds=time.perf_counter() - started,
     )
+
+
+def maintain_tables(tables: Mapping[str, Table], **options: Any) -> list[MaintenanceResult]:
+    """Maintain each table (:func:`maintain_table` ``options``) once every table's files were
+    found readable: a broken table is named and no table is touched."""
+    from shoplake.lake.integrity import verify
+
+    for name, table in tables.items():
+        verify(name, table)
+    return [maintain_table(name, table, **options) for name, table in tables.items()]

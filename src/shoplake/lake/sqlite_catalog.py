@@ -128,6 +128,7 @@ class SqliteCatalog:
         from pyiceberg.catalog import Catalog
         from pyiceberg.exceptions import NoSuchTableError
 
+        from shoplake.lake.integrity import check_metadata
         from shoplake.lake.lazy_table import LazyIoTable, read_metadata
 
         location = self._metadata_location(identifier)
@@ -135,7 +136,11 @@ class SqliteCatalog:
         name = Catalog.table_name_from(identifier)
         if location is None:
             raise NoSuchTableError(f"Table does not exist: {namespace}.{name}")
-        metadata = read_metadata(self.properties, location)
+        try:
+            metadata = read_metadata(self.properties, location)
+        except Exception as exc:  # JSON, pydantic and I/O errors: CorruptTableError names the file
+            check_metadata(f"{namespace}.{name}", location, self.properties.get("warehouse"), exc)
+            raise
         return LazyIoTable(
             identifier=(*Catalog.identifier_to_tuple(namespace), name),
             metadata=metadata,

@@ -21,6 +21,7 @@ class TableStats:
     snapshots: int
     last_commit: str | None
     watermark: str | None
+    problem: str | None = None  # why the table cannot be read (its other figures are 0)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,7 +50,15 @@ def table_stats(name: str, table: Table) -> TableStats:
 
 
 def all_table_stats(catalog: Catalog) -> list[TableStats]:
-    """Statistics of every table in the lakehouse, sorted by name."""
+    """Statistics of every table in the lakehouse, sorted by name; a table whose metadata
+    cannot be read is listed with its problem instead."""
     from shoplake.lake.catalog import list_tables
+    from shoplake.lake.integrity import CorruptTableError
 
-    return [table_stats(name, catalog.load_table(name)) for name in list_tables(catalog)]
+    stats = []
+    for name in list_tables(catalog):
+        try:
+            stats.append(table_stats(name, catalog.load_table(name)))
+        except CorruptTableError as exc:
+            stats.append(TableStats(name, 0, 0, 0, 0, None, None, problem=str(exc)))
+    return stats

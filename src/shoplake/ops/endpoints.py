@@ -73,13 +73,14 @@ def catalog(settings: Settings, limits: Limits) -> Probe:
 
 
 def warehouse(settings: Settings, limits: Limits) -> Probe:
-    """The warehouse: a local directory or an S3 prefix, written and cleaned."""
-    from shoplake.ops.probes.files import DirectoryProbe
+    """The warehouse: a local directory or an S3 prefix, written and cleaned (a local one's
+    tables also read: metadata, manifests, data-file footers)."""
+    from shoplake.ops.probes.files import WarehouseProbe
 
     location = settings.warehouse
     scheme = urlsplit(location).scheme
     if scheme == "file":
-        return DirectoryProbe("warehouse", Path(unquote(urlsplit(location).path)), "lake.warehouse")
+        return WarehouseProbe(Path(unquote(urlsplit(location).path)), settings)
     if scheme in ("s3", "s3a"):
         try:
             import boto3  # noqa: F401

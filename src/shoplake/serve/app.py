@@ -9,6 +9,7 @@ the OpenAPI document (``/openapi.json``, browsable at ``/docs``, which works off
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ Authenticate with an API key (`shoplake keys create --role R`) sent as `X-API-Ke
 in clear. Each key is rate limited; over the limit, responses are 429 with `Retry-After`.
 """
 
+_log = logging.getLogger(__name__)
 _STATUS_OF_ERROR: tuple[tuple[type[ShoplakeError], int], ...] = (
     (TableNotFoundError, 404),
     (QueryRefusedError, 400),
@@ -113,7 +115,15 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def _shoplake_error(request: Request, exc: Exception) -> JSONResponse:
-    """A shoplake error as JSON: its one-line message, with a status by its kind."""
+    """A shoplake error as JSON: its one-line message, with a status by its kind.
+
+    A broken table file is a 503 naming the table only: the file's path is the server's
+    layout, which a client cannot act on; the server's log names it."""
+    from shoplake.lake.integrity import CorruptTableError
+
+    if isinstance(exc, CorruptTableError):
+        _log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": exc.public_message, "table": exc.table}, status_code=503)
     status = next((code for kind, code in _STATUS_OF_ERROR if isinstance(exc, kind)), 503)
     from shoplake.redact import redact  # the last guard: no secret reaches a client
 

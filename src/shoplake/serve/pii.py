@@ -66,13 +66,29 @@ class PiiColumns:
 
 
 def trace(catalog: Catalog, project: Project) -> PiiColumns:
-    """PII columns from the contracts' tags, followed through every model by lineage."""
+    """PII columns from the contracts' tags, followed through every model by lineage.
+
+    A table whose current metadata cannot be read (a query of it fails on its own) is
+    traced with the schema of its last readable metadata, or left out when it has none:
+    every other table stays readable, its PII traced as before."""
     from shoplake.lake.catalog import list_tables
+    from shoplake.lake.integrity import CorruptTableError, last_readable_schema
 
     schema: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for name in list_tables(catalog):
         namespace, table = name.split(".")
-        fields = catalog.load_table(name).schema().fields
+        try:
+            fields = catalog.load_table(name).schema().fields
+        except CorruptTableError as exc:
+            earlier = last_readable_schema(exc)
+            log.warning(
+                "PII lineage %s: %s",
+                "from its last readable schema" if earlier else "without it",
+                exc,
+            )
+            if earlier is None:
+                continue
+            fields = earlier.fields
         schema[namespace][table] = {f.name: "VARCHAR" for f in fields}
     pii: dict[str, set[str]] = defaultdict(set)
     for target, model in project.models.items():

@@ -17,6 +17,8 @@ from shoplake.ops.probes.sql import Access, SqlContext, diagnose_error, open_eng
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+    from shoplake.config import Settings
+
 
 def _nearest_existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
@@ -144,3 +146,31 @@ class SqliteProbe(LocalProbe):
             self.conn.close()
         if self.engine is not None:
             self.engine.dispose()
+
+
+class WarehouseProbe(DirectoryProbe):
+    """The local warehouse: writable, and every table in it readable — its current metadata
+    loads, its manifests and each data file's Parquet footer open."""
+
+    def __init__(self, directory: Path, settings: Settings) -> None:
+        super().__init__("warehouse", directory, "lake.warehouse")
+        self.settings = settings
+
+    def permission(self) -> str:
+        from shoplake.lake.integrity import FIX, check_tables
+        from shoplake.lake.sqlite_catalog import sqlite_path
+        from shoplake.platform import Platform
+
+        written = writable_dir(self.directory, self.config_key)
+        catalog_file = sqlite_path(self.settings.catalog_uri)
+        if catalog_file is not None and not catalog_file.exists():
+            return written  # no catalog yet: no table to read, and nothing to create
+        checked = check_tables(Platform(self.settings).catalog)
+        if checked.broken:
+            others = [exc.table for exc in checked.broken[1:]]
+            more = f"; also broken: {', '.join(others)}" if others else ""
+            raise Failed(checked.broken[0].problem + more, FIX)
+        return (
+            f"{written}; read {checked.tables} tables' metadata, manifests and "
+            f"{checked.files} data-file footers"
+        )

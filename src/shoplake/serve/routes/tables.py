@@ -38,10 +38,18 @@ _TABLE = {"type": "object", "additionalProperties": True}
                                                                  "items": _TABLE}}}}},
 )  # fmt: skip
 async def tables(request: Request, caller: AnalystCaller) -> Response:
-    """Each table with its row count, files, bytes, snapshots, last commit and watermark."""
+    """Each table with its row count, files, bytes, snapshots, last commit and watermark
+    (an unreadable one with a ``problem``, which names no server path)."""
+    from shoplake.lake.integrity import unreadable_for_clients
+
     platform = serve_state(request).platform
     stats = await run_in_threadpool(platform.tables)
-    return json_response([s.as_dict() for s in stats])
+    return json_response(
+        [
+            s.as_dict() | ({"problem": unreadable_for_clients(s.name)} if s.problem else {})
+            for s in stats
+        ]
+    )
 
 
 @router.get(

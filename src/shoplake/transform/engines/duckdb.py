@@ -58,8 +58,22 @@ def expose(
     rows appended after a snapshot.
 
     Local tables whose files carry no delete files are read by DuckDB straight from their
-    Parquet data files (column pruning, parallel scans); anything else through PyIceberg.
+    Parquet data files (column pruning, parallel scans); anything else through PyIceberg. A
+    broken file of the table raises CorruptTableError naming it.
     """
+    from shoplake.lake.integrity import reading
+
+    with reading(name, table.metadata, table.io):
+        return _expose(con, name, table, delta_from, row_filter)
+
+
+def _expose(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    table: Table,
+    delta_from: int | None,
+    row_filter: BooleanExpression | None,
+) -> Exposed:
     snapshot = table.current_snapshot()
     snapshot_id = snapshot.snapshot_id if snapshot else None
     if delta_from is not None and snapshot_id is not None:
