@@ -6,10 +6,12 @@ reads the table; the files of the damaged table are left exactly as they were.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -99,3 +101,26 @@ def test_doctor_names_the_broken_file(shop: Platform, kind: str) -> None:
     assert done.returncode == 1
     assert f"table gold.fact_orders is unreadable: {label} {path} " in done.stdout
     assert "restore it from a backup or rebuild the table" in done.stdout
+
+
+def test_maintain_touches_nothing_when_a_past_snapshot_is_damaged(shop: Platform) -> None:
+    """Maintenance reads every snapshot's manifests (to find unreferenced files): a damaged
+    past manifest list is named before anything is compacted or expired."""
+    shop.simulate(orders=5, seed=1)
+    assert shop.ingest(["orders"]).ok
+    iceberg = shop.catalog.load_table("bronze.orders")
+    past, current = sorted(iceberg.snapshots(), key=lambda s: s.timestamp_ms)
+    assert iceberg.current_snapshot() == current
+    manifest_list = Path(urlparse(past.manifest_list).path)
+    os.truncate(manifest_list, 30)
+    warehouse = shop.settings.data_dir / "warehouse"
+    before = tree(warehouse)
+    done = shoplake(shop, "maintain", "--orphan-min-age", "0")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        f"error: table bronze.orders is unreadable: manifest list (of past snapshot "
+        f"{past.snapshot_id}) {manifest_list.relative_to(warehouse)} is not a readable Avro file"
+    )
+    assert tree(warehouse) == before  # no table compacted, expired or cleaned
+    assert shoplake(shop, "query", "select count(*) from bronze.orders").returncode == 0

@@ -42,9 +42,11 @@ class BrokenFile:
     kind: FileKind
     path: str  # relative to the warehouse when inside it
     problem: str
+    older_snapshot: int | None = None  # set when the file belongs to a past snapshot only
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.path} {self.problem}"
+        past = f" (of past snapshot {self.older_snapshot})" if self.older_snapshot else ""
+        return f"{self.kind}{past} {self.path} {self.problem}"
 
 
 class CorruptTableError(LakeError):
@@ -170,10 +172,16 @@ class FilesCheck:
 
 
 def check_files(
-    metadata: TableMetadata, io: FileIO, snapshot: Snapshot | None = None
+    metadata: TableMetadata,
+    io: FileIO,
+    snapshot: Snapshot | None = None,
+    *,
+    history: bool = False,
 ) -> FilesCheck:
     """Open the files of ``snapshot`` (default: the current one) up to the first that fails:
-    its manifest list, manifests, then each data and delete file's Parquet footer."""
+    its manifest list, manifests, then each data and delete file's Parquet footer. With
+    ``history``, also every other snapshot's manifest list and manifests (what maintenance
+    reads to find unreferenced files)."""
     import pyarrow.parquet as pq
     from pyiceberg.manifest import ManifestContent
 
@@ -183,29 +191,41 @@ def check_files(
     warehouse = io.properties.get("warehouse")
     opened = 0
 
-    def failed(kind: FileKind, path: str, exc: BaseException, what: str) -> FilesCheck:
-        return FilesCheck(opened, BrokenFile(kind, relative(path, warehouse), _problem(exc, what)))
+    def failed(
+        kind: FileKind, path: str, exc: BaseException, what: str, past: Snapshot
+    ) -> FilesCheck:
+        older = past.snapshot_id if past is not snapshot else None
+        broken = BrokenFile(kind, relative(path, warehouse), _problem(exc, what), older)
+        return FilesCheck(opened, broken)
 
-    try:
-        manifests = snapshot.manifests(io)
-    except Exception as exc:  # the Avro reader's errors: EOFError, ValueError, OSError…
-        return failed("manifest list", snapshot.manifest_list, exc, "Avro file")
-    for manifest in manifests:
+    others = [s for s in metadata.snapshots if s.snapshot_id != snapshot.snapshot_id]
+    seen: set[str] = set()
+    for each in [snapshot, *others] if history else [snapshot]:
         try:
-            entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
-        except Exception as exc:
-            return failed("manifest", manifest.manifest_path, exc, "Avro file")
-        kind: FileKind = (
-            "delete file" if manifest.content == ManifestContent.DELETES else "data file"
-        )
-        for entry in entries:
-            path = entry.data_file.file_path
+            manifests = each.manifests(io)
+        except Exception as exc:  # the Avro reader's errors: EOFError, ValueError, OSError…
+            return failed("manifest list", each.manifest_list, exc, "Avro file", each)
+        for manifest in manifests:
+            if manifest.manifest_path in seen:
+                continue
+            seen.add(manifest.manifest_path)
             try:
-                with io.new_input(path).open() as stream:
-                    pq.read_metadata(stream)
+                entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
             except Exception as exc:
-                return failed(kind, path, exc, "Parquet file")
-            opened += 1
+                return failed("manifest", manifest.manifest_path, exc, "Avro file", each)
+            if each is not snapshot:
+                continue  # an older snapshot's data files: no reader opens them
+            kind: FileKind = (
+                "delete file" if manifest.content == ManifestContent.DELETES else "data file"
+            )
+            for entry in entries:
+                path = entry.data_file.file_path
+                try:
+                    with io.new_input(path).open() as stream:
+                        pq.read_metadata(stream)
+                except Exception as exc:
+                    return failed(kind, path, exc, "Parquet file", each)
+                opened += 1
     return FilesCheck(opened, None)
 
 
@@ -217,9 +237,10 @@ def find_broken_file(
 
 
 def verify(table: str, iceberg: Table) -> int:
-    """Raise CorruptTableError when a file of the table's current snapshot cannot be opened;
-    else return how many data and delete files were opened."""
-    checked = check_files(iceberg.metadata, iceberg.io)
+    """Raise CorruptTableError when a file of the table's current snapshot, or a manifest
+    list or manifest of an older one, cannot be opened; else return how many data and
+    delete files were opened."""
+    checked = check_files(iceberg.metadata, iceberg.io, history=True)
     if checked.broken is not None:
         raise CorruptTableError(table, checked.broken)
     return checked.opened
