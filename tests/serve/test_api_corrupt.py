@@ -80,6 +80,11 @@ def test_other_tables_and_routes_keep_working(broken: tuple) -> None:
     assert problem is None or (
         problem.startswith(f"table {BROKEN} is unreadable: a file") and "/" not in problem
     )
+    health = client.get("/analytics/health", headers=headers["analyst"])
+    assert health.status_code == 200, health.text
+    statuses = {t["name"]: (t["status"], t["problem"]) for t in health.json()["tables"]}
+    assert statuses["silver.customers"] == ("pass", None)
+    assert statuses[BROKEN] == (("unreadable", problem) if problem else ("pass", None))
     assert client.get("/health").status_code == 200
 
 

@@ -243,11 +243,14 @@ async function loadHealth() {
     cell(row, age(table.age_seconds), "num");
     const contracts = cell(row, "");
     const badge = document.createElement("span");
-    badge.className = `badge ${{ pass: "ok", fail: "bad", unchecked: "muted" }[table.status]}`;
+    const tone = { pass: "ok", fail: "bad", unchecked: "muted", unreadable: "bad" };
+    badge.className = `badge ${tone[table.status]}`;
     badge.textContent =
-      table.status === "unchecked"
-        ? "no contract"
-        : `${table.checks_passed} passed, ${table.checks_failed} failed`;
+      table.status === "unreadable"
+        ? table.problem
+        : table.status === "unchecked"
+          ? "no contract"
+          : `${table.checks_passed} passed, ${table.checks_failed} failed`;
     contracts.append(badge);
     for (const check of table.contracts.filter((c) => c.status !== "pass")) {
       const line = document.createElement("div");

@@ -102,7 +102,8 @@ class TableHealth(BaseModel):
     watermark: str | None = None
     checks_passed: int = 0
     checks_failed: int = Field(default=0, description="failed or errored checks of the latest run")
-    status: Literal["pass", "fail", "unchecked"] = "unchecked"
+    status: Literal["pass", "fail", "unchecked", "unreadable"] = "unchecked"
+    problem: str | None = Field(default=None, description="why an unreadable table is so")
     contracts: list[ContractResult] = Field(default_factory=list)
 
 
@@ -135,6 +136,8 @@ def _latest_results(
 
 @router.get("/health", summary="Freshness and latest contract results of every table")
 def health(platform: PlatformDep, caller: Annotated[Caller, Depends(analyst_or_admin)]) -> Health:
+    from shoplake.lake.integrity import unreadable_for_clients
+
     now = dt.datetime.now(dt.UTC)
     results, note = _latest_results(platform, with_messages=caller.sees_pii)
     by_model: dict[str, list[ContractResult]] = {}
@@ -147,12 +150,20 @@ def health(platform: PlatformDep, caller: Annotated[Caller, Depends(analyst_or_a
         failed = sum(c.status != "pass" for c in checks)
         tables.append(
             TableHealth(
-                **stats.as_dict() | {"last_commit": last},
+                **stats.as_dict()
+                | {
+                    "last_commit": last,
+                    "problem": stats.problem and unreadable_for_clients(stats.name),
+                },
                 layer=stats.name.split(".", 1)[0],
                 age_seconds=round((now - last).total_seconds(), 1) if last else None,
                 checks_passed=len(checks) - failed,
                 checks_failed=failed,
-                status=("fail" if failed else "pass") if checks else "unchecked",
+                status="unreadable"
+                if stats.problem
+                else ("fail" if failed else "pass")
+                if checks
+                else "unchecked",
                 contracts=checks,
             )
         )
