@@ -124,3 +124,15 @@ def test_maintain_touches_nothing_when_a_past_snapshot_is_damaged(shop: Platform
     )
     assert tree(warehouse) == before  # no table compacted, expired or cleaned
     assert shoplake(shop, "query", "select count(*) from bronze.orders").returncode == 0
+
+
+@pytest.mark.parametrize("command", ["query", "train"])
+def test_a_damaged_page_behind_an_intact_footer_is_named(shop: Platform, command: str) -> None:
+    """The footers open, so the file is found by reading the table's files through."""
+    args, table, _ = COMMANDS[command]
+    _, path = corrupt(shop, table, "data-scramble")
+    done = shoplake(shop, *args)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    line = f"error: table {table} is unreadable: data file {path} is not a readable Parquet file ("
+    assert any(text.startswith(line) for text in done.stderr.splitlines()), done.stderr

@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 
 from shoplake.platform import Platform
 
-#: How one file is damaged: ``<file>-<how>``.
+#: How one file is damaged: ``<file>-<how>`` (also ``data-scramble``: its pages, not its
+#: footer).
 KINDS = (
     "data-truncate",
     "data-garbage",
@@ -54,6 +55,11 @@ def corrupt(shop: Platform, table: str, kind: str) -> tuple[str, str]:
         os.truncate(target, min(100, target.stat().st_size // 2))
     elif how == "garbage":
         target.write_bytes(os.urandom(5000))
+    elif how == "scramble":  # pages damaged, header and footer intact
+        size = target.stat().st_size
+        with target.open("r+b") as stream:
+            stream.seek(200)
+            stream.write(os.urandom(size // 2))
     elif how == "delete":
         target.unlink()
     elif how == "invalid":

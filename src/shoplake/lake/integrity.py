@@ -177,11 +177,13 @@ def check_files(
     snapshot: Snapshot | None = None,
     *,
     history: bool = False,
+    whole: bool = False,
 ) -> FilesCheck:
     """Open the files of ``snapshot`` (default: the current one) up to the first that fails:
-    its manifest list, manifests, then each data and delete file's Parquet footer. With
-    ``history``, also every other snapshot's manifest list and manifests (what maintenance
-    reads to find unreferenced files)."""
+    its manifest list, manifests, then each data and delete file's Parquet footer (with
+    ``whole``, every page of it, batch by batch). With ``history``, also every other
+    snapshot's manifest list and manifests (what maintenance reads to find unreferenced
+    files)."""
     import pyarrow.parquet as pq
     from pyiceberg.manifest import ManifestContent
 
@@ -222,7 +224,11 @@ def check_files(
                 path = entry.data_file.file_path
                 try:
                     with io.new_input(path).open() as stream:
-                        pq.read_metadata(stream)
+                        if whole:
+                            for _ in pq.ParquetFile(stream).iter_batches():
+                                pass
+                        else:
+                            pq.read_metadata(stream)
                 except Exception as exc:
                     return failed(kind, path, exc, "Parquet file", each)
                 opened += 1
@@ -281,6 +287,14 @@ def reading(
         raise
     except Exception as exc:
         broken = find_broken_file(metadata, io, snapshot)
+        if broken is None and _read_error(exc):  # a damaged page: read the files through
+            broken = check_files(metadata, io, snapshot, whole=True).broken
         if broken is None:
             raise
         raise CorruptTableError(table, broken) from exc
+
+
+def _read_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is how a reader reports bytes it cannot decode (PyArrow's errors, OS
+    and end-of-file errors), rather than a mistake in what was asked."""
+    return isinstance(exc, OSError | EOFError) or type(exc).__module__.startswith("pyarrow")
