@@ -14,7 +14,8 @@ warehouse. An error no broken file explains propagates unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pyiceberg.table.snapshots import Snapshot
 
 FileKind = Literal["metadata file", "manifest list", "manifest", "data file", "delete file"]
+_QUOTED_FILE = re.compile(r"""["']([^"']+\.parquet)["']""")
 #: What to do about a broken file.
 FIX = "restore it from a backup or rebuild the table"
 
@@ -292,6 +294,20 @@ def reading(
         if broken is None:
             raise
         raise CorruptTableError(table, broken) from exc
+
+
+def named_in_error(exc: BaseException, tables: Mapping[str, Table]) -> CorruptTableError | None:
+    """The table whose file another engine's error names (DuckDB: ``Failed to read file
+    "…/x.parquet"``), with its broken file found by reading its files through; None when the
+    error names none of their files or every file reads."""
+    named = set(_QUOTED_FILE.findall(str(exc)))
+    for name, table in tables.items():
+        root = unquote(urlparse(table.location()).path).rstrip("/") + "/"
+        if any(path.startswith(root) for path in named):
+            broken = check_files(table.metadata, table.io, whole=True).broken
+            if broken is not None:
+                return CorruptTableError(name, broken)
+    return None
 
 
 def _read_error(exc: BaseException) -> bool:

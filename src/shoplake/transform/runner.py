@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from shoplake.errors import ShoplakeError
+from shoplake.lake.integrity import named_in_error
 from shoplake.lake.snapshots import current_rows, data_snapshot_id, is_maintenance, operation
 from shoplake.transform.contracts import CheckResult, failure_summary, run_checks
 from shoplake.transform.engines.duckdb import (
@@ -402,7 +403,11 @@ class Runner:
             checks = run_checks(con, model, model.target)
         except ShoplakeError:
             raise
-        except Exception as exc:  # DuckDB errors carry the model's SQL problem
+        except Exception as exc:  # DuckDB errors carry the model's SQL problem, or a bad file
+            inputs = {name: self._table(name) for name in model.upstream}
+            corrupt = named_in_error(exc, {n: t for n, t in inputs.items() if t is not None})
+            if corrupt is not None:
+                raise corrupt from None
             message = str(exc).strip().splitlines()[0]
             raise ShoplakeError(f"{model.target}: {type(exc).__name__}: {message}") from None
         result.mode = "incremental" if deltas else "full"
