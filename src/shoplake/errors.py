@@ -19,6 +19,11 @@ class SourceDumpError(SourceError):
     """A SQL dump cannot be parsed or does not match the expected schema."""
 
 
+class UnknownSourceTableError(SourceError):
+    """A table named for ingestion that neither the source nor bronze knows: retrying cannot
+    help."""
+
+
 class SchemaDriftError(ShoplakeError):
     """A source table changed in a way bronze cannot follow (dropped column, type change)."""
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from shoplake.errors import IngestError, ShoplakeError, SourceError
+from shoplake.errors import IngestError, ShoplakeError, SourceError, UnknownSourceTableError
 from shoplake.ingest.bronze import (
     INGESTED_AT,
     OP,
@@ -149,8 +149,8 @@ def ingest(
 
 
 def _refuse_unknown(tables: list[str], known: list[str]) -> None:
-    """Raise SourceError naming every table in ``tables`` that is not ``known``, each with
-    the closest known name when there is one."""
+    """Raise UnknownSourceTableError naming every table in ``tables`` that is not ``known``,
+    each with the closest known name when there is one."""
     from shoplake.lake.naming import closest
 
     lines = []
@@ -159,7 +159,7 @@ def _refuse_unknown(tables: list[str], known: list[str]) -> None:
         match = closest(name, known)
         lines.append(f"{line} — did you mean {match}?" if match else line)
     if lines:
-        raise SourceError("; ".join([*lines, "nothing was ingested"]))
+        raise UnknownSourceTableError("; ".join([*lines, "nothing was ingested"]))
 
 
 @contextmanager

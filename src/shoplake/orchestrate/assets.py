@@ -25,6 +25,7 @@ from dagster import (
     multi_asset,
 )
 
+from shoplake.errors import UnknownSourceTableError
 from shoplake.ml.outputs import ITEM_EMBEDDINGS, RECOMMENDATIONS, USER_EMBEDDINGS
 from shoplake.orchestrate.guard import shielded
 from shoplake.orchestrate.resources import ShoplakeResource
@@ -77,7 +78,10 @@ def bronze_asset(table: str, retry: RetryPolicy, *, optional: bool = False) -> A
                 f"bronze.{table}: the source has no table {table} (optional): nothing to ingest"
             )
             return MaterializeResult(metadata={"status": "absent", "rows": 0})
-        report = platform.ingest([table])
+        try:
+            report = platform.ingest([table])
+        except UnknownSourceTableError as exc:  # the source lacks it: the same again next time
+            raise Failure(naming(f"bronze.{table}", str(exc)), allow_retries=False) from exc
         result = report.results[0]
         if not report.ok:
             raise Failure(naming(f"bronze.{table}", result.error), allow_retries=False)
