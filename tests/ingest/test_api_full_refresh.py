@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from tests.ingest.test_api_ingest import (  # noqa: F401 - the fixture is used b
     _store,
     classicmodels_source,
 )
-from tests.ingest.test_full_refresh import files, kill_when
+from tests.support.kills import after, kill_when, new_file_in
 from tests.support.supplier import running_supplier_api
 
 TABLES = ("supplier_products", "supplier_reviews", "supplier_dead_letters")
@@ -62,15 +61,6 @@ def refresh(shop: Platform) -> subprocess.Popen[bytes]:
 def kill_points(shop: Platform) -> dict[str, Callable[[], Callable[[], bool]]]:
     """Moments to kill at, each a factory (called just before the run) of a check."""
     warehouse = shop.settings.data_dir / "warehouse" / "bronze"
-
-    def new_file_in(folder: Path) -> Callable[[], bool]:
-        before = files(folder)
-        return lambda: bool(files(folder) - before)
-
-    def after(seconds: float) -> Callable[[], bool]:
-        start = time.monotonic()
-        return lambda: time.monotonic() - start >= seconds
-
     return {
         "at start": lambda: after(0.0),
         "after 1.5 s": lambda: after(1.5),  # pages of products read, none committed

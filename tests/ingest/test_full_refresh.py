@@ -4,10 +4,8 @@ anywhere leaves the old content or the new, never an empty or missing table."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,13 +13,10 @@ import pytest
 
 from shoplake.platform import Platform
 from tests.ingest.conftest import source_sql
+from tests.support.kills import after, kill_when, new_file_in
 from tests.support.lakehouse import bronze_table
 
 Point = Callable[[Path], bool]
-
-
-def files(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 
 def refresh(data_dir: Path, table: str) -> subprocess.Popen[bytes]:
@@ -35,19 +30,6 @@ def refresh(data_dir: Path, table: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def kill_when(process: subprocess.Popen[bytes], reached: Callable[[], bool]) -> bool:
-    """SIGKILL the process as soon as ``reached()``; False if it finished first."""
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        if reached():
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-            return process.returncode == -signal.SIGKILL
-        time.sleep(0.001)
-    process.wait(timeout=30)
-    return False
-
-
 def table_state(shop: Platform, table: str) -> tuple[int, list[str]]:
     data = bronze_table(Platform(data_dir=shop.settings.data_dir), table)
     return data.num_rows, data.column_names
@@ -55,15 +37,6 @@ def table_state(shop: Platform, table: str) -> tuple[int, list[str]]:
 
 def kill_points(table_dir: Path) -> dict[str, Callable[[], Callable[[], bool]]]:
     """Moments to kill at, each a factory (called just before the run) of a check."""
-
-    def new_file_in(folder: Path) -> Callable[[], bool]:
-        before = files(folder)
-        return lambda: bool(files(folder) - before)
-
-    def after(seconds: float) -> Callable[[], bool]:
-        start = time.monotonic()
-        return lambda: time.monotonic() - start >= seconds
-
     return {
         "at start": lambda: after(0.0),
         "after 0.8 s": lambda: after(0.8),
