@@ -62,3 +62,17 @@ def test_verdicts_follow_the_figures(report: str) -> None:
     assert ratio == pytest.approx(p99 / bare_p99, rel=0.01, abs=0.01)
     if abs(ratio - P99_VS_BARE_TARGET) > 0.01:  # the verdict uses the unrounded figures
         assert against.group(4) == ("MET" if ratio <= P99_VS_BARE_TARGET else "NOT MET")
+
+
+def test_every_rounds_open_loop_is_reported(report: str) -> None:
+    figures = {(r["server"], r["load"]): r for r in table_under(report, "## Figures")}
+    block = report.split("every round", 1)[1].split("## Targets", 1)[0]
+    rounds = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in block.splitlines()
+        if re.match(r"\| \d+ \|", line)
+    ]
+    assert [(r[0], r[1]) for r in rounds] == [("1", "bare"), ("1", "shoplake")]
+    for number, server, p50, p99, peak in rounds:
+        last = figures[(server, "open 1,000/s")]  # one round: the last is the only one
+        assert (p50, p99, peak) == (last["p50"], last["p99"], last["max"]), number
