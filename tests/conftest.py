@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import EmbeddedPostgres, PostgresUnavailableError, start_postgres
+from tests.support.postgres import EmbeddedPostgres, postgres_or_skip
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +29,8 @@ def classicmodels_ratings_csv() -> Path:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[EmbeddedPostgres]:
     """One real PostgreSQL 18 per test session (Unix socket only), stopped by PID at the end."""
-    try:
-        server = start_postgres()
-    except PostgresUnavailableError as exc:
-        pytest.skip(f"embedded PostgreSQL unavailable: {exc}")
-    try:
+    with postgres_or_skip() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,7 @@ from tests.support.postgres import (
     DB_USER,
     TCP_PASSWORD,
     EmbeddedPostgres,
-    PostgresUnavailableError,
-    start_postgres,
+    postgres_or_skip,
 )
 
 URLS = [
@@ -173,14 +172,8 @@ def _files_holding(root: Path, *secrets: str) -> list[str]:
 @pytest.fixture(scope="module")
 def tcp_postgres() -> Iterator[EmbeddedPostgres]:
     """A real PostgreSQL on 127.0.0.1 that checks passwords (SCRAM)."""
-    try:
-        server = start_postgres(tcp_port=free_port())
-    except PostgresUnavailableError as exc:
-        pytest.skip(f"embedded PostgreSQL unavailable: {exc}")
-    try:
+    with postgres_or_skip(tcp_port=free_port()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.integration

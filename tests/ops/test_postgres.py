@@ -14,8 +14,7 @@ from shoplake.services import free_port
 from tests.support.postgres import (
     TCP_PASSWORD,
     EmbeddedPostgres,
-    PostgresUnavailableError,
-    start_postgres,
+    postgres_or_skip,
 )
 
 
@@ -105,16 +104,10 @@ def test_pgvector_without_a_postgres_url_is_a_config_failure(tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def tcp_server() -> Iterator[EmbeddedPostgres]:
     """A second real PostgreSQL listening on 127.0.0.1 too: passwords (SCRAM), no TLS."""
-    try:
-        server = start_postgres(tcp_port=free_port())
-    except PostgresUnavailableError as exc:
-        pytest.skip(f"embedded PostgreSQL unavailable: {exc}")
-    try:
+    with postgres_or_skip(tcp_port=free_port()) as server:
         with server.connect() as conn:
             conn.execute("CREATE TABLE customers (id integer PRIMARY KEY)")
         yield server
-    finally:
-        server.stop()
 
 
 def test_tcp_source_with_its_password_passes(tmp_path: Path, tcp_server: EmbeddedPostgres) -> None:

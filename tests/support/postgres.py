@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,19 @@ def start_postgres(tcp_port: int | None = None) -> EmbeddedPostgres:
                     f"postgres did not accept connections: {exc}"
                 ) from None
             time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def postgres_or_skip(tcp_port: int | None = None) -> Iterator[EmbeddedPostgres]:
+    """A started server (see :func:`start_postgres`), stopped by PID on exit; the test is
+    skipped, with the reason, where embedded PostgreSQL cannot run."""
+    import pytest
+
+    try:
+        server = start_postgres(tcp_port=tcp_port)
+    except PostgresUnavailableError as exc:
+        pytest.skip(f"embedded PostgreSQL unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
